@@ -1,0 +1,36 @@
+/**
+ * Bounded label values. Values from outside (domains, codes, plugin names, GELF fields) never become
+ * labels directly: they pass an allowlist, or a first-come top-N, and everything else is `other`.
+ */
+
+export const OTHER = 'other';
+
+/** Returns the value when it is in the allowed set, else 'other'. Empty or missing values are `fallback`. */
+export function allowlisted(value: unknown, allowed: ReadonlySet<string>, fallback = 'none'): string {
+  if (value === undefined || value === null || value === '') return fallback;
+  const s = String(value);
+  return allowed.has(s) ? s : OTHER;
+}
+
+/**
+ * Keeps at most `max` distinct values (the first ones seen since start), plus `other` for the rest.
+ * Used for labels whose values cannot be listed in advance but must stay bounded (zones, components).
+ */
+export class BoundedLabel {
+  private readonly seen = new Set<string>();
+
+  constructor(
+    readonly max: number,
+    private readonly pattern: RegExp = /^[A-Za-z0-9_.:-]{1,64}$/,
+  ) {}
+
+  value(raw: unknown, fallback = 'none'): string {
+    if (raw === undefined || raw === null || raw === '') return fallback;
+    const s = String(raw);
+    if (this.seen.has(s)) return s;
+    // Values that look like free text (spaces, @, very long) never become labels.
+    if (!this.pattern.test(s) || s.includes('@') || this.seen.size >= this.max) return OTHER;
+    this.seen.add(s);
+    return s;
+  }
+}
