@@ -268,18 +268,18 @@ function countTransaction(m: Metrics, txn: Transaction): void {
   m.transactions.inc();
   const rc = txn.rcpt_count;
   if (rc) {
-    if (rc.accept > 0) m.recipients.inc({ result: 'accept' }, rc.accept);
-    if (rc.tempfail > 0) m.recipients.inc({ result: 'tempfail' }, rc.tempfail);
-    if (rc.reject > 0) m.recipients.inc({ result: 'reject' }, rc.reject);
+    if (rc.accept > 0) m.recipients.labels('accept').inc(rc.accept);
+    if (rc.tempfail > 0) m.recipients.labels('tempfail').inc(rc.tempfail);
+    if (rc.reject > 0) m.recipients.labels('reject').inc(rc.reject);
   }
 
   const st = txn.notes[NOTE] as TransactionState | undefined;
   if (st?.dataStarted) {
     if (st.dataEndCode === undefined) {
-      m.messages.inc({ result: 'aborted' });
+      m.messages.labels('aborted').inc();
     } else {
       const code = st.dataEndCode;
-      m.messages.inc({ result: code < 400 ? 'accept' : code < 500 ? 'tempfail' : 'reject' });
+      m.messages.labels(code < 400 ? 'accept' : code < 500 ? 'tempfail' : 'reject').inc();
       if (typeof txn.data_bytes === 'number' && txn.data_bytes >= 0) m.messageSize.observe(txn.data_bytes);
       if (rc) m.messageRecipients.observe(rc.accept);
       if (code < 400 && st.mailAt !== undefined && st.dataEndAt !== undefined) {
@@ -311,13 +311,13 @@ function countRspamd(m: Metrics, r: Record<string, unknown> | undefined): void {
   }
 }
 
-function replyCodeAndText(code: unknown, msg: unknown): { code: number; text: string } {
-  // A DSN object carries its own code (connection.respond does the same override).
-  if (msg && typeof msg === 'object' && (msg as { constructor?: { name?: string } }).constructor?.name === 'DSN') {
-    const dsn = msg as { code?: unknown; reply?: unknown };
-    return { code: Number(dsn.code), text: String(dsn.reply ?? '') };
-  }
-  return { code: Number(code), text: Array.isArray(msg) ? msg.join(' ') : String(msg ?? '') };
+function isDsn(msg: unknown): msg is { code?: unknown; reply?: unknown } {
+  return !!msg && typeof msg === 'object' && (msg as { constructor?: { name?: string } }).constructor?.name === 'DSN';
+}
+
+function replyText(msg: unknown): string {
+  if (isDsn(msg)) return String(msg.reply ?? '');
+  return Array.isArray(msg) ? msg.join(' ') : String(msg ?? '');
 }
 
 /**
@@ -328,29 +328,37 @@ function observeReplies(connection: Connection): void {
   const original = connection.respond;
   if (typeof original !== 'function') return;
   connection.respond = function respond(this: Connection, code, msg, func) {
-    guard('respond', () => countReply(connection, code, msg));
+    try {
+      countReply(connection, code, msg);
+    } catch (err) {
+      recordError('respond', err);
+    }
     return original.call(this, code, msg, func);
   };
 }
 
+/** Runs for every reply Haraka sends: the common 2xx/3xx path does as little as it can. */
 function countReply(connection: Connection, rawCode: unknown, msg: unknown): void {
   if (connection.state === STATE_DISCONNECTED) return; // Haraka sends nothing then
-  const m = proc!.metrics;
   const st = connectionState(connection);
   const pending = st?.pendingDeny;
-  if (st) st.pendingDeny = undefined; // a deny belongs to the reply that follows it
-  const { code, text } = replyCodeAndText(rawCode, msg);
-  const stage = replyStage(connection.current_line, !!connection.awaiting_data_reply, typeof connection.notes.auth_method === 'string');
+  if (pending) st.pendingDeny = undefined; // a deny belongs to the reply that follows it
+  // A DSN object carries its own code (connection.respond does the same override).
+  const code = Number(isDsn(msg) ? msg.code : rawCode);
+  const dataEnd = !!connection.awaiting_data_reply;
 
   const txn = connection.transaction;
-  if (txn && code === 354) transactionState(txn).dataStarted = true;
-  if (txn && stage === 'data_end') {
+  if (txn && (code === 354 || dataEnd)) {
     const ts = transactionState(txn);
-    ts.dataEndCode = code;
-    ts.dataEndAt = Date.now();
+    if (code === 354) ts.dataStarted = true;
+    if (dataEnd) {
+      ts.dataEndCode = code;
+      ts.dataEndAt = Date.now();
+    }
   }
 
   if (!(code >= 400)) return;
+  const m = proc!.metrics;
   if (pending) {
     m.pluginRejections.inc({ plugin: pending.plugin, hook: pending.hook, code: pending.code });
     if (pending.wildduckCode) m.wildduckRejections.inc({ reject_code: wildduckCodeLabel(pending.wildduckCode) });
@@ -358,5 +366,6 @@ function countReply(connection: Connection, rawCode: unknown, msg: unknown): voi
   }
   // After a connect-time deny Haraka answers every command with the same reply (LOOP): counted once, above.
   if (connection.state === STATE_LOOP) return;
-  m.coreRejections.inc({ stage, reason: coreRejectionReason(stage, code, text), smtp_code: smtpCodeLabel(code) });
+  const stage = replyStage(connection.current_line, dataEnd, typeof connection.notes.auth_method === 'string');
+  m.coreRejections.inc({ stage, reason: coreRejectionReason(stage, code, replyText(msg)), smtp_code: smtpCodeLabel(code) });
 }

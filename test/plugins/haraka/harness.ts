@@ -4,6 +4,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -35,11 +36,19 @@ export interface HarakaOptions {
   config?: Record<string, string>;
   /** Plain plugins written to <dir>/plugins/<name>.js. */
   testPlugins?: Record<string, string>;
+  /**
+   * Log warnings only (the benchmark: no log line per connection). Ports are then picked before start
+   * instead of read from the log, and readiness is the SMTP banner.
+   */
+  quiet?: boolean;
 }
 
 export interface Haraka {
   dir: string;
+  /** The Haraka (master) process. */
+  pid: number;
   smtpPort: number;
+  /** '' when the plugin is not in config/plugins. */
   metricsUrl: string;
   /** Everything Haraka logged so far. */
   log(): string;
@@ -57,13 +66,15 @@ export async function startHaraka(opts: HarakaOptions): Promise<Haraka> {
   fs.mkdirSync(path.join(dir, 'plugins'));
   fs.symlinkSync(PLUGIN_DIR, path.join(dir, 'node_modules/haraka-plugin-tinomail'));
   fs.copyFileSync(path.join(HARAKA_CONFIG, 'connection.ini'), path.join(config, 'connection.ini'));
+  const smtpPort = opts.quiet ? await freePort() : 0;
+  const metricsPort = opts.quiet ? await freePort() : 0;
   const files: Record<string, string> = {
-    'smtp.ini': `listen=127.0.0.1:0\nnodes=${opts.nodes}\n`,
-    'log.ini': '[main]\nlevel=notice\n',
+    'smtp.ini': `listen=127.0.0.1:${smtpPort}\nnodes=${opts.nodes}\n`,
+    'log.ini': `[main]\nlevel=${opts.quiet ? 'warn' : 'notice'}\n`,
     me: 'mx.test\n',
     host_list: 'example.com\n',
     plugins: `${opts.plugins.join('\n')}\n`,
-    'tinomail.ini': '[server]\nlisten=127.0.0.1:0\ntimeout=2\n',
+    'tinomail.ini': `[server]\nlisten=127.0.0.1:${metricsPort}\ntimeout=2\n`,
     ...opts.config,
   };
   for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(config, name), content);
@@ -76,16 +87,55 @@ export async function startHaraka(opts: HarakaOptions): Promise<Haraka> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const h = watch(child, dir);
+  if (opts.quiet) {
+    try {
+      await waitForBanner(smtpPort);
+    } catch (err) {
+      await h.stop();
+      throw err;
+    }
+    return { ...h, smtpPort, metricsUrl: opts.plugins.includes('tinomail') ? `http://127.0.0.1:${metricsPort}/metrics` : '' };
+  }
   try {
-    const metrics = await h.waitForLog(/metrics listening on (http:\/\/[^/\s]+)\/metrics/);
+    // Without the plugin (the benchmark's baseline) there is no metrics listener to wait for.
+    const metrics = opts.plugins.includes('tinomail') ? await h.waitForLog(/metrics listening on (http:\/\/[^/\s]+)\/metrics/) : ['', ''];
     const smtp =
       opts.nodes > 0
         ? await h.waitForLog(new RegExp(`(?:worker \\d+ listening on 127\\.0\\.0\\.1:(\\d+)[\\s\\S]*){${opts.nodes}}`))
         : await h.waitForLog(/Listening on 127\.0\.0\.1:(\d+)/);
-    return { ...h, smtpPort: Number(smtp[1]), metricsUrl: `${metrics[1]}/metrics` };
+    return { ...h, smtpPort: Number(smtp[1]), metricsUrl: metrics[1] ? `${metrics[1]}/metrics` : '' };
   } catch (err) {
     await h.stop();
     throw err;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once the port answers with an SMTP banner (polls while Haraka starts). */
+async function waitForBanner(port: number, timeoutMs = 10000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('data', (d) => {
+        socket.end('QUIT\r\n');
+        resolve(d.toString().startsWith('220'));
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`no SMTP banner on port ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -107,6 +157,7 @@ function watch(child: ChildProcess, dir: string): Omit<Haraka, 'smtpPort' | 'met
 
   return {
     dir,
+    pid: child.pid!,
     log: () => output,
     waitForLog(re, timeoutMs = 10000) {
       return new Promise((resolve, reject) => {
