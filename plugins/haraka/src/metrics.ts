@@ -42,7 +42,7 @@ export function createMetrics(registry: Registry) {
     }),
     recipients: new Counter({
       name: 'haraka_recipients_total',
-      help: 'RCPT TO outcomes as Haraka counts them (connection.rcpt_count): accept, tempfail, reject.',
+      help: 'RCPT TO outcomes as Haraka counts them (rcpt_count): accept, tempfail, reject.',
       labelNames: ['result'] as const,
       registers,
     }),
