@@ -282,6 +282,25 @@ test('a client leaving during DATA counts an aborted message', async () => {
   expect(d).toEqual([1, 0]);
 });
 
+test('a metrics port already in use is logged; Haraka still starts and takes mail', async () => {
+  const usedPort = new URL(haraka.metricsUrl).port;
+  const second = await startHaraka({
+    nodes: 0,
+    plugins: ['tinomail', 'rcpt_to.in_host_list', 'queue/discard'],
+    quiet: true, // ready at the SMTP banner: this one never logs "metrics listening"
+    config: { 'tinomail.ini': `[server]\nlisten=127.0.0.1:${usedPort}\n` },
+  });
+  try {
+    await second.waitForLog(/\[tinomail\] cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: second.smtpPort, secure: false, ignoreTLS: true });
+    const info = await transport.sendMail({ from: 'a@example.org', to: 'alice@example.com', subject: 'x', text: 'y' });
+    transport.close();
+    expect(info.accepted).toEqual(['alice@example.com']);
+  } finally {
+    await second.stop();
+  }
+});
+
 test('/ links to /metrics, other paths are 404', async () => {
   const base = haraka.metricsUrl.replace(/\/metrics$/, '');
   expect(await (await fetch(`${base}/`)).text()).toContain('href="/metrics"');

@@ -21,11 +21,28 @@ export function ensurePluginBuilt(): void {
   const dist = path.join(PLUGIN_DIR, 'dist/index.js');
   const srcDir = path.join(PLUGIN_DIR, 'src');
   const newestSrc = Math.max(...fs.readdirSync(srcDir).map((f) => fs.statSync(path.join(srcDir, f)).mtimeMs));
-  if (fs.existsSync(dist) && fs.statSync(dist).mtimeMs >= newestSrc) return;
-  execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(PLUGIN_DIR, 'tsconfig.json')], {
-    cwd: ROOT,
-    stdio: 'inherit',
-  });
+  const fresh = () => fs.existsSync(dist) && fs.statSync(dist).mtimeMs >= newestSrc;
+  if (fresh()) return;
+  // Test files run in parallel workers: one builds, the others wait for it (mkdir is atomic).
+  const lock = path.join(os.tmpdir(), `tinomail-haraka-build-${Buffer.from(PLUGIN_DIR).toString('hex').slice(-32)}.lock`);
+  try {
+    fs.mkdirSync(lock);
+  } catch {
+    const deadline = Date.now() + 60000;
+    while (fs.existsSync(lock) && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    if (fresh()) return;
+    fs.rmSync(lock, { recursive: true, force: true }); // a stale lock from a killed run
+    fs.mkdirSync(lock);
+  }
+  try {
+    if (fresh()) return;
+    execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(PLUGIN_DIR, 'tsconfig.json')], {
+      cwd: ROOT,
+      stdio: 'inherit',
+    });
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 export interface HarakaOptions {
