@@ -3,7 +3,19 @@
  * cluster workers) holds one such registry; the master serves their sum. Gauges say how they combine
  * across workers (`aggregator`), counters and histograms are summed.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The package version (package.json sits one level above both src/ and dist/). */
+function pluginVersion(): string {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
 
 const SIZE_BUCKETS_BYTES = [1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 10485760, 26214400, 52428800];
 const RECIPIENT_BUCKETS = [1, 2, 3, 5, 10, 20, 50, 100];
@@ -14,7 +26,16 @@ const SPAM_SCORE_BUCKETS = [-10, -5, -2, 0, 2, 4, 6, 8, 10, 15, 20, 30, 50];
 
 export function createMetrics(registry: Registry) {
   const registers = [registry];
+  const info = new Gauge({
+    name: 'haraka_tinomail_info',
+    help: 'Version of the haraka-plugin-tinomail plugin; always 1.',
+    labelNames: ['version'] as const,
+    aggregator: 'first',
+    registers,
+  });
+  info.set({ version: pluginVersion() }, 1);
   return {
+    info,
     connections: new Counter({
       name: 'haraka_connections_total',
       help: 'SMTP connections accepted, by local (listening) port.',

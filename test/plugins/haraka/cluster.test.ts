@@ -50,6 +50,8 @@ test('totals are the exact sum over both workers', async () => {
   expect(value(m, 'haraka_message_size_bytes_count')).toBe(6);
   expect(value(m, 'haraka_cluster_workers', { state: 'answered' })).toBe(2);
   expect(value(m, 'haraka_cluster_workers', { state: 'stale' })).toBe(0);
+  // An info gauge is not summed: 1, not one per worker.
+  expect(value(m, 'haraka_tinomail_info', { version: '0.1.0' })).toBe(1);
   // Two workers; the next test shows that each held a share of these counts.
   expect(workerPids()).toHaveLength(2);
 });

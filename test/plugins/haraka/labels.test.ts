@@ -143,6 +143,6 @@ test('registerMetrics puts every metric on a registry without starting anything:
   }
   // No label carries an address, a user or an IP.
   const labels = new Set(registry.getMetricsAsArray().flatMap((m) => (m as unknown as { labelNames: string[] }).labelNames));
-  expect(labels).toEqual(new Set(['port', 'tls', 'result', 'plugin', 'hook', 'code', 'stage', 'reason', 'smtp_code', 'reject_code', 'action', 'method', 'source', 'where', 'state']));
+  expect(labels).toEqual(new Set(['port', 'tls', 'result', 'plugin', 'hook', 'code', 'stage', 'reason', 'smtp_code', 'reject_code', 'action', 'method', 'source', 'where', 'state', 'version']));
   for (const forbidden of ['ip', 'user', 'address', 'from', 'to', 'email', 'helo']) expect(labels.has(forbidden)).toBe(false);
 });
