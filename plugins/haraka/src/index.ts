@@ -170,7 +170,7 @@ export function tinomail_init_master(this: Plugin, next: Next, server: HarakaSer
     },
     (err: unknown) => {
       // No metrics is bad; no mail would be worse. Haraka keeps running.
-      this.logerror(`cannot listen on ${listen}: ${err instanceof Error ? err.message : String(err)}`);
+      this.logerror(`cannot listen on ${listen}: ${err && typeof err === 'object' && 'message' in err ? String(err.message) : String(err)}`);
       state.server = undefined;
     },
   );

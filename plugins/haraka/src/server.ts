@@ -15,7 +15,13 @@ export class MetricsServer {
 
   /** Starts listening; resolves with the bound address (port 0 picks a free port). */
   start(listen: string): Promise<AddressInfo> {
-    const { host, port } = parseListen(listen);
+    let host: string | undefined;
+    let port: number;
+    try {
+      ({ host, port } = parseListen(listen));
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const server = http.createServer((req, res) => this.handle(req, res));
     this.server = server;
     return new Promise((resolve, reject) => {

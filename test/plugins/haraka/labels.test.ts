@@ -16,6 +16,7 @@ import {
   wildduckCodeLabel,
 } from '../../../plugins/haraka/src/labels';
 import { registerMetrics } from '../../../plugins/haraka/src/metrics';
+import { MetricsServer } from '../../../plugins/haraka/src/server';
 
 test.each([
   ['RCPT TO:<a@example.com>', false, false, 'rcpt'],
@@ -145,4 +146,10 @@ test('registerMetrics puts every metric on a registry without starting anything:
   const labels = new Set(registry.getMetricsAsArray().flatMap((m) => (m as unknown as { labelNames: string[] }).labelNames));
   expect(labels).toEqual(new Set(['port', 'tls', 'result', 'plugin', 'hook', 'code', 'stage', 'reason', 'smtp_code', 'reject_code', 'action', 'method', 'source', 'where', 'state', 'version']));
   for (const forbidden of ['ip', 'user', 'address', 'from', 'to', 'email', 'helo']) expect(labels.has(forbidden)).toBe(false);
+});
+
+test('the metrics server refuses a listen address it cannot parse without throwing', async () => {
+  const server = new MetricsServer({ contentType: 'text/plain', render: async () => '' });
+  await expect(server.start('no-port-here')).rejects.toThrow(/cannot parse 'no-port-here'/);
+  await server.stop();
 });
