@@ -260,11 +260,55 @@ function pluginMicroseconds(): number {
   return us;
 }
 
+/**
+ * What Haraka itself spends to call one more plugin hook (its plugins.run_hooks, with the per-call plugin
+ * timeout timer), measured on Haraka's real plugins module with a no-op hook: 1 item against 0.
+ */
+function dispatchMicroseconds(): number {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const plugins = require('Haraka/plugins') as {
+    registered_plugins: Record<string, unknown>;
+    registered_hooks: Record<string, unknown[]>;
+    run_hooks(hook: string, object: unknown, params: unknown[]): void;
+  };
+  // Haraka tells a connection by its class name.
+  class Connection {
+    hooks_to_run: unknown[] = [];
+    state = 1;
+    transaction = { notes: { skip_plugins: [] as string[] } };
+    current_hook: unknown = null;
+    hook = '';
+    logdebug() {}
+    loginfo() {}
+    logcrit() {}
+    logerror() {}
+    bench_respond() {}
+  }
+  plugins.registered_plugins.noop = { name: 'noop', timeout: 30, nothing: (next: () => void) => next() };
+  const time = (items: number) => {
+    plugins.registered_hooks.bench = Array.from({ length: items }, (_, order) => ({ plugin: 'noop', method: 'nothing', priority: 0, timeout: 30, order }));
+    const c = new Connection();
+    for (let i = 0; i < 20000; i++) plugins.run_hooks('bench', c, []);
+    const start = process.cpuUsage();
+    for (let i = 0; i < 200000; i++) plugins.run_hooks('bench', c, []);
+    const used = process.cpuUsage(start);
+    return (used.user + used.system) / 200000;
+  };
+  const us = Math.min(time(1), time(1)) - Math.min(time(0), time(0));
+  console.log(`Haraka's own cost of one more plugin hook call: ${us.toFixed(2)} us`);
+  return us;
+}
+
 async function main(): Promise<void> {
   await rendering();
-  const us = pluginMicroseconds();
+  const pluginUs = pluginMicroseconds();
+  // Per transaction: mail + reset_transaction; per connection of 10 transactions: connect_init + disconnect.
+  const dispatchUs = dispatchMicroseconds() * (2 + 2 / TRANSACTIONS_PER_CONNECTION);
   const harakaUs = await throughput();
-  console.log(`  plugin share of Haraka's CPU per transaction: ${us.toFixed(2)} us / ${harakaUs.toFixed(0)} us = ${((us / harakaUs) * 100).toFixed(2)}% (plus Haraka's dispatch of 4 hooks)`);
+  const total = pluginUs + dispatchUs;
+  console.log(
+    `  plugin share of Haraka's CPU per transaction: (${pluginUs.toFixed(2)} us code + ${dispatchUs.toFixed(2)} us hook dispatch) / ${harakaUs.toFixed(0)} us = ${((total / harakaUs) * 100).toFixed(2)}% (target <= 3%)`,
+  );
 }
 
 main().catch((err) => {
