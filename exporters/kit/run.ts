@@ -115,9 +115,9 @@ export async function startExporter(def: ExporterDefinition, flags: FlagValues, 
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<boolean>((resolve) => {
         timer = setTimeout(() => {
+          resolve(false); // before abort(), so a scrape that ends on abort cannot win the race
           controller.abort();
           log.warn('scrape deadline passed', { timeout_ms: timeoutMs });
-          resolve(false);
         }, timeoutMs);
       });
       try {
