@@ -74,28 +74,34 @@ export async function runExporter(def: ExporterDefinition, argv: string[], opts:
   return startExporter(def, values, opts.log ?? loggerFromFlags(values));
 }
 
+/** The metrics the kit adds to every exporter: `<name>_up`, `<name>_build_info`, `<name>_scrape_duration_seconds`. */
+export function registerKitMetrics(name: string, registry: Registry): { up: Gauge; scrapeDuration: Gauge } {
+  const up = new Gauge({
+    name: `${name}_up`,
+    help: `Whether the last scrape of the ${name} exporter reached its target (1) or not (0).`,
+    registers: [registry],
+  });
+  new Gauge({
+    name: `${name}_build_info`,
+    help: `tinomail-monitor ${name} exporter build information; always 1.`,
+    labelNames: ['version', 'nodejs_version'],
+    registers: [registry],
+  }).set({ version: VERSION, nodejs_version: process.version }, 1);
+  const scrapeDuration = new Gauge({
+    name: `${name}_scrape_duration_seconds`,
+    help: `Time the ${name} exporter spent collecting during the last scrape, in seconds.`,
+    registers: [registry],
+  });
+
+  return { up, scrapeDuration };
+}
+
 /** Starts an exporter from already parsed flag values (`all` uses this for each exporter). */
 export async function startExporter(def: ExporterDefinition, flags: FlagValues, baseLog: Logger): Promise<RunningExporter> {
   const log = baseLog.child({ exporter: def.name });
   const webConfig: WebConfig = flags['web.config.file'] ? loadWebConfig(String(flags['web.config.file'])) : {};
   const registry = new Registry();
-  const up = new Gauge({
-    name: `${def.name}_up`,
-    help: `Whether the last scrape of the ${def.name} exporter reached its target (1) or not (0).`,
-    registers: [registry],
-  });
-  new Gauge({
-    name: `${def.name}_build_info`,
-    help: `tinomail-monitor ${def.name} exporter build information; always 1.`,
-    labelNames: ['version', 'nodejs_version'],
-    registers: [registry],
-  }).set({ version: VERSION, nodejs_version: process.version }, 1);
-  const scrapeDuration = new Gauge({
-    name: `${def.name}_scrape_duration_seconds`,
-    help: `Time the ${def.name} exporter spent collecting during the last scrape, in seconds.`,
-    registers: [registry],
-  });
-
+  const { up, scrapeDuration } = registerKitMetrics(def.name, registry);
   const exporter = def.create({ registry, flags, log });
   await exporter.start?.();
   let started = true;
