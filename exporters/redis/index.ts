@@ -60,6 +60,8 @@ class RedisExporter implements Exporter {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       connectTimeout: 2000,
+      // ioredis waits this long for a socket that is already gone before it lets the process exit.
+      disconnectTimeout: 100,
       commandTimeout: 5000,
       retryStrategy: (times) => Math.min(times * 200, 2000),
     });
