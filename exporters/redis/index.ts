@@ -14,8 +14,9 @@ const FLAGS: FlagSpec[] = [
   { name: 'redis.uri', type: 'string', default: 'redis://127.0.0.1:6379/3', secret: true, help: 'Redis to watch (redis:// or rediss://, with password if any); the path selects WildDuck\'s database (3 by default).' },
   { name: 'redis.mail-keys', type: 'bool', default: 'true', help: 'Read WildDuck\'s keys: lim:imap at every scrape, and a SCAN for auth_user:*, rl:rcpt, rl:rcptIp, wdr, wdf counters.' },
   { name: 'redis.scan-interval', type: 'duration', default: '1m', help: 'Time between two SCAN passes over the WildDuck database; results are cached in between.' },
-  { name: 'redis.scan-count', type: 'int', default: '1000', help: 'SCAN COUNT per call: how much work Redis does per call (keep small so other clients wait at most a fraction of a millisecond).' },
-  { name: 'redis.scan-time-budget', type: 'duration', default: '5s', help: 'A SCAN pass stops after this long; the next pass continues where it stopped.' },
+  { name: 'redis.scan-count', type: 'int', default: '500', help: 'SCAN COUNT per call: how much work Redis does per call (keep small so other clients wait at most a fraction of a millisecond).' },
+  { name: 'redis.scan-pause', type: 'duration', default: '1ms', help: 'Pause between two SCAN calls, so the scan leaves Redis idle time for the mail system (0ms: none).' },
+  { name: 'redis.scan-time-budget', type: 'duration', default: '10s', help: 'A SCAN pass stops after this long; the next pass continues where it stopped.' },
   { name: 'redis.scan-key-budget', type: 'int', default: '2000000', help: 'A SCAN pass stops after examining this many keys; the next pass continues where it stopped.' },
   { name: 'redis.auth-lockout-failures', type: 'int', default: '12', help: 'Failed password logins at which WildDuck locks a user out (consts.USER_AUTH_FAILURES).' },
   { name: 'redis.totp-lockout-failures', type: 'int', default: '6', help: 'Failed TOTP codes at which WildDuck locks a user out (consts.TOTP_FAILURES).' },
@@ -48,6 +49,7 @@ class RedisExporter implements Exporter {
     this.scanIntervalMs = positive(ctx, 'redis.scan-interval');
     const scanOptions = {
       count: positive(ctx, 'redis.scan-count'),
+      pauseMs: ctx.flags['redis.scan-pause'] as number,
       timeBudgetMs: positive(ctx, 'redis.scan-time-budget'),
       keyBudget: positive(ctx, 'redis.scan-key-budget'),
       lockoutFailures: { password: positive(ctx, 'redis.auth-lockout-failures'), totp: positive(ctx, 'redis.totp-lockout-failures') },

@@ -75,6 +75,8 @@ function emptyTally(): ScanTally {
 export interface ScanOptions {
   /** SCAN COUNT hint: keys Redis looks at per call (each call blocks Redis for about that much work). */
   count: number;
+  /** Pause between two SCAN calls, in ms: Redis and the host's CPUs get idle time for everyone else. */
+  pauseMs: number;
   /** A pass stops after this long, in ms. */
   timeBudgetMs: number;
   /** A pass stops after examining this many keys. */
@@ -111,6 +113,7 @@ export class KeyScanner {
           this.finishCycle(started, examined);
           return 'complete';
         }
+        if (this.opts.pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, this.opts.pauseMs));
       } while (examined < this.opts.keyBudget && performance.now() - started < this.opts.timeBudgetMs && !shouldStop());
       this.addPass(started, examined);
       return 'budget';
