@@ -4,6 +4,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server } from 'node:http';
+import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Address } from './config';
@@ -37,6 +38,7 @@ export function startLogReceiver(
       }
       metrics.receiverUp.set(1);
       const bound = socket.address();
+      metrics.receiverDropsSource.read = () => kernelDrops(bound.port, bound.family === 'IPv6' ? '/proc/net/udp6' : '/proc/net/udp');
       logger.info(LOG_PREFIX, 'log receiver listening on udp %s:%s', bound.address, bound.port);
       resolve(socket);
     });
@@ -80,4 +82,20 @@ export function startMetricsServer(address: Address, registry: Registry, logger:
     server.listen(address.port, address.host || undefined);
     server.unref();
   });
+}
+
+/**
+ * The `drops` column of the socket bound to `port` (Linux). UDP has no backpressure: when bursts from many
+ * processes fill the receive buffer, entries are lost there, and this is the only place that says so.
+ */
+export async function kernelDrops(port: number, table: string): Promise<number | undefined> {
+  const text = await readFile(table, 'utf8').catch(() => '');
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  let drops: number | undefined;
+  for (const line of text.split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 13 || fields[1]?.split(':')[1] !== hexPort || fields[3] !== '07') continue; // 07: bound, unconnected
+    drops = (drops ?? 0) + Number(fields[fields.length - 1]);
+  }
+  return drops;
 }

@@ -13,6 +13,8 @@ const QUEUE_TIME_BUCKETS = [1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 8
 
 export function createMetrics(registry: Registry, version = 'unknown') {
   const registers = [registry];
+  /** Set by the master once the UDP receiver is bound: reads the kernel's drop count of that socket. */
+  const receiverDrops: { read?: () => Promise<number | undefined> } = {};
   const metrics = {
     info: new Gauge({
       name: `${PREFIX}info`,
@@ -110,6 +112,17 @@ export function createMetrics(registry: Registry, version = 'unknown') {
       help: '1 when the UDP log receiver is bound and listening, 0 when it could not bind.',
       registers,
     }),
+    receiverDrops: new Counter({
+      name: `${PREFIX}log_receiver_drops_total`,
+      help: 'Datagrams the kernel dropped on the log receiver socket (receive buffer full), read from /proc/net/udp at scrape time.',
+      registers,
+      async collect() {
+        const drops = await receiverDrops.read?.().catch(() => undefined);
+        if (drops === undefined) return;
+        this.reset();
+        this.inc(drops);
+      },
+    }),
     hookErrors: new Counter({
       name: `${PREFIX}hook_errors_total`,
       help: 'Errors caught inside the plugin hooks (delivery went on), by hook.',
@@ -118,7 +131,7 @@ export function createMetrics(registry: Registry, version = 'unknown') {
     }),
   };
   metrics.info.set({ version }, 1);
-  return metrics;
+  return { ...metrics, receiverDropsSource: receiverDrops };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

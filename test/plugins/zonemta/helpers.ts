@@ -108,7 +108,7 @@ export function countedGate(metricsUrl: string): (index: number) => (entriesSent
   return index => async entriesSent => {
     sent.set(index, entriesSent);
     const expected = [...sent.values()].reduce((a, b) => a + b, 0);
-    await scrapeUntil(metricsUrl, m => total(m, 'zonemta_tinomail_log_entries_total') >= expected);
+    await scrapeUntil(metricsUrl, m => total(m, 'zonemta_tinomail_log_entries_total') >= expected, 5000, 2);
   };
 }
 
@@ -149,11 +149,11 @@ export function labelValues(samples: Sample[], name: string, label: string): Set
 }
 
 /** Scrapes until `ready` holds (datagrams already sent may still sit in the socket buffer) or the deadline passes. */
-export async function scrapeUntil(url: string, ready: (samples: Sample[]) => boolean, timeoutMs = 5000): Promise<Sample[]> {
+export async function scrapeUntil(url: string, ready: (samples: Sample[]) => boolean, timeoutMs = 5000, intervalMs = 20): Promise<Sample[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const samples = await scrape(url);
     if (ready(samples) || Date.now() > deadline) return samples;
-    await new Promise(resolve => setTimeout(resolve, 20));
+    await new Promise(resolve => setTimeout(resolve, intervalMs));
   }
 }
