@@ -102,6 +102,8 @@ export async function init(app: ZoneMtaApp): Promise<void> {
       }
     });
 
+  if (context !== 'sender' && !forwardEntries) return; // a receiver with log.remote set has nothing to add
+
   guarded('log:entry', (entry: LogEntry) => {
     if (forwardEntries) forwarder.send(entry);
     const outcome = entry.action === 'ACCEPTED' ? 'accepted' : entry.action === 'REJECTED' ? 'rejected' : undefined;
