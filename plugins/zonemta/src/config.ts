@@ -99,3 +99,14 @@ export function parseSettings(config: Record<string, unknown> | undefined | true
         : DEFAULTS.logReceiveBufferBytes,
   };
 }
+
+/** Whether ZoneMTA's log.remote target is the plugin's receiver (then forwarding too would count twice). */
+export function remoteLogReachesReceiver(remote: unknown, receiver: Address): boolean {
+  if (!remote || typeof remote !== 'object') return false;
+  const { host, port } = remote as { host?: unknown; port?: unknown };
+  if (Number(port) !== receiver.port) return false;
+  if (['', '0.0.0.0', '::'].includes(receiver.host)) return true; // the receiver listens on every address
+  // wild-plugins sends to 'localhost' when host is empty
+  const target = typeof host === 'string' && host ? host : 'localhost';
+  return target === receiver.host || (target === 'localhost' && ['127.0.0.1', '::1'].includes(receiver.host));
+}

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { DEFAULTS, parseSettings, type Address } from './config';
+import { parseSettings, remoteLogReachesReceiver } from './config';
 import { EventForwarder } from './forwarder';
 import { EVENT_HOOK_ERROR, EVENT_QUEUE_TIME, EVENT_TLS_ERROR, LogIngest, type LogEntry } from './ingest';
 import { startLogReceiver, startMetricsServer, type PluginLogger } from './master';
@@ -128,17 +128,6 @@ export async function stop(): Promise<void> {
   const closers = [...running];
   running.clear();
   await Promise.all(closers.map(close => close()));
-}
-
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1']);
-
-function remoteLogReachesReceiver(remote: unknown, receiver: Address): boolean {
-  if (!remote || typeof remote !== 'object') return false;
-  const { host, port } = remote as { host?: unknown; port?: unknown };
-  if (Number(port) !== receiver.port) return false;
-  // wild-plugins sends to 'localhost' when host is empty
-  const target = typeof host === 'string' && host ? host : 'localhost';
-  return LOOPBACK.has(target) ? LOOPBACK.has(receiver.host) || receiver.host === '' || receiver.host === '0.0.0.0' : target === receiver.host;
 }
 
 function readVersion(): string {

@@ -2,7 +2,7 @@
  * Label helpers and config parsing of the ZoneMTA plugin on literal inputs (responses as ZoneMTA's
  * bounces.formatSMTPResponse leaves them, MX names as real providers publish them).
  */
-import { DEFAULT_DESTINATIONS, parseSettings } from '../../../plugins/zonemta/src/config';
+import { DEFAULT_DESTINATIONS, parseSettings, remoteLogReachesReceiver } from '../../../plugins/zonemta/src/config';
 import { QueueTimeTracker } from '../../../plugins/zonemta/src/queue-time';
 import {
   BoundedLabel,
@@ -118,4 +118,15 @@ describe('parseSettings', () => {
   ])('%j is refused', (config, message) => {
     expect(() => parseSettings(config)).toThrow(message);
   });
+});
+
+test('remoteLogReachesReceiver: forwarding is off only when ZoneMTA already sends to the receiver', () => {
+  const loopback = { host: '127.0.0.1', port: 9748 };
+  expect(remoteLogReachesReceiver({ protocol: 'udp4', host: '127.0.0.1', port: 9748 }, loopback)).toBe(true);
+  expect(remoteLogReachesReceiver({ protocol: 'udp4', host: false, port: '9748' }, loopback)).toBe(true); // wild-plugins: localhost
+  expect(remoteLogReachesReceiver({ protocol: 'udp4', host: '127.0.0.1', port: 31239 }, loopback)).toBe(false); // ZMTA-WebAdmin
+  expect(remoteLogReachesReceiver({ protocol: 'udp4', host: '10.0.0.9', port: 9748 }, loopback)).toBe(false);
+  expect(remoteLogReachesReceiver({ protocol: 'udp4', host: '10.0.0.9', port: 9748 }, { host: '', port: 9748 })).toBe(true);
+  expect(remoteLogReachesReceiver(false, loopback)).toBe(false);
+  expect(remoteLogReachesReceiver(undefined, loopback)).toBe(false);
 });
