@@ -78,17 +78,23 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** Messages name the path only: a paging cursor encodes a user id. */
+function withoutQuery(path: string): string {
+  return path.split('?')[0];
+}
+
 /** Turns a non-2xx answer into an error with its reason; WildDuck's own `code` decides between token and role. */
-export function errorForStatus(path: string, status: number, body: unknown): WildDuckApiError {
+export function errorForStatus(pathAndQuery: string, status: number, body: unknown): WildDuckApiError {
+  const path = withoutQuery(pathAndQuery);
   const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
   const code = typeof b.code === 'string' ? b.code : '';
   const text = typeof b.error === 'string' ? b.error : typeof b.message === 'string' ? b.message : '';
   const detail = `${path}: HTTP ${status}${code ? ' ' + code : ''}${text ? ` (${text.slice(0, 200)})` : ''}`;
   if (status === 403 && code === 'MissingPrivileges') {
-    return new WildDuckApiError(`${detail}: the token lacks privileges, ${path.split('?')[0]} needs ${roleHint(path)}`, 'missing_privileges', false, status);
+    return new WildDuckApiError(`${detail}: the token lacks privileges, ${path} needs ${roleHint(path)}`, 'missing_privileges', false, status);
   }
   if (status === 401 || status === 403) {
-    return new WildDuckApiError(`${detail}: the token was rejected (check --wildduck.token-file); ${path.split('?')[0]} needs ${roleHint(path)}`, 'token_rejected', false, status);
+    return new WildDuckApiError(`${detail}: the token was rejected (check --wildduck.token-file); ${path} needs ${roleHint(path)}`, 'token_rejected', false, status);
   }
   return new WildDuckApiError(detail, 'http_error', status >= 500 || status === 429, status);
 }
@@ -111,13 +117,14 @@ export class WildDuckClient {
   }
 
   /** One GET without retries. Transport failures throw WildDuckApiError; any HTTP status resolves. */
-  async get(path: string, signal: AbortSignal): Promise<WildDuckResponse> {
+  async get(pathAndQuery: string, signal: AbortSignal): Promise<WildDuckResponse> {
+    const path = withoutQuery(pathAndQuery);
     const timeout = AbortSignal.timeout(this.opts.timeoutMs);
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.opts.token) headers['x-access-token'] = this.opts.token;
     this.opts.onRequest?.();
     try {
-      const res = await request(this.base + path, {
+      const res = await request(this.base + pathAndQuery, {
         method: 'GET',
         headers,
         dispatcher: this.agent,
@@ -144,10 +151,11 @@ export class WildDuckClient {
   }
 
   /** GET of one listing page, retried with backoff while the failure may pass. */
-  async getListing(path: string, signal: AbortSignal): Promise<ListingPage> {
+  async getListing(pathAndQuery: string, signal: AbortSignal): Promise<ListingPage> {
+    const path = withoutQuery(pathAndQuery);
     for (let attempt = 0; ; attempt++) {
       try {
-        const { status, body } = await this.get(path, signal);
+        const { status, body } = await this.get(pathAndQuery, signal);
         if (status !== 200) throw errorForStatus(path, status, body);
         try {
           return parseListingPage(body);
