@@ -104,6 +104,8 @@ export class WildDuckExporter implements Exporter {
   private lastCrawlOk?: boolean;
   private lastCrawlSeconds?: number;
   private crawling?: Promise<boolean>;
+  private crawlsFinished = 0;
+  private crawlWaiters: Array<{ count: number; resolve: (ok: boolean) => void }> = [];
   private crawlAbort?: AbortController;
   private timer?: NodeJS.Timeout;
   private stopped = false;
@@ -253,6 +255,12 @@ export class WildDuckExporter implements Exporter {
     return failed.length === 0;
   }
 
+  /** Resolves (to whether the last crawl succeeded) once `count` crawls have finished since start. */
+  whenCrawled(count: number): Promise<boolean> {
+    if (this.crawlsFinished >= count) return Promise.resolve(Boolean(this.lastCrawlOk));
+    return new Promise((resolve) => this.crawlWaiters.push({ count, resolve }));
+  }
+
   /** Starts a crawl now (or joins the running one); resolves to whether it succeeded. */
   crawlNow(): Promise<boolean> {
     if (this.crawling) return this.crawling;
@@ -303,7 +311,10 @@ export class WildDuckExporter implements Exporter {
     this.lastCrawlOk = result === 'success';
     this.lastCrawlSeconds = (performance.now() - started) / 1000;
     this.crawlsTotal.inc({ result });
-    return this.lastCrawlOk;
+    this.crawlsFinished++;
+    const ok = this.lastCrawlOk;
+    this.crawlWaiters = this.crawlWaiters.filter((w) => (w.count <= this.crawlsFinished ? (w.resolve(ok), false) : true));
+    return ok;
   }
 
   private async collectHealth({ signal }: ScrapeContext): Promise<void> {
