@@ -24,7 +24,13 @@ export interface CrawlResult {
   pages: number;
 }
 
-export async function crawl(client: WildDuckClient, opts: CrawlOptions, signal: AbortSignal): Promise<CrawlResult> {
+/** `onPage` hears of each /users page folded in (progress logs; the benchmark reads memory there). */
+export async function crawl(
+  client: WildDuckClient,
+  opts: CrawlOptions,
+  signal: AbortSignal,
+  onPage?: (pages: number, users: number) => void,
+): Promise<CrawlResult> {
   const totalOf = async (path: string) => (await client.getListing(`${path}?limit=1`, signal)).total;
   // Cheap counts first: a token without the role to list users fails here before a long crawl.
   const addresses = await totalOf('/addresses');
@@ -39,6 +45,7 @@ export async function crawl(client: WildDuckClient, opts: CrawlOptions, signal: 
     const page = await client.getListing(query, signal);
     pages++;
     for (const user of page.results) aggregator.add(user);
+    onPage?.(pages, page.total);
     // A cursor that does not move (or a page that brings nothing yet promises more) would loop for ever.
     if (page.nextCursor !== false && (page.nextCursor === cursor || page.results.length === 0)) {
       throw new WildDuckApiError(`/users: page ${pages} did not advance the cursor`, 'bad_response', false);

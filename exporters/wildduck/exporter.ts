@@ -295,7 +295,9 @@ export class WildDuckExporter implements Exporter {
     const started = performance.now();
     let result: string;
     try {
-      const crawled = await crawl(client, this.settings, signal);
+      const crawled = await crawl(client, this.settings, signal, (pages, total) => {
+        if (pages % 100 === 0) this.log.debug('crawling users', { pages, total });
+      });
       this.lastCrawl = crawled;
       this.lastSuccessSeconds = Date.now() / 1000;
       result = 'success';
