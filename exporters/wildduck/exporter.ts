@@ -305,8 +305,9 @@ export class WildDuckExporter implements Exporter {
     } catch (err) {
       const reason: FailureReason = err instanceof WildDuckApiError ? err.reason : 'bad_response';
       result = reason;
+      const message = signal.aborted && !this.stopped ? `took longer than --wildduck.crawl-timeout (${(err as Error).message})` : (err as Error).message;
       const level = reason === 'token_rejected' || reason === 'missing_privileges' ? 'error' : 'warn';
-      this.log[level]('crawl failed, keeping the totals of the last successful crawl', { reason, err: (err as Error).message });
+      if (!this.stopped) this.log[level]('crawl failed, keeping the totals of the last successful crawl', { reason, err: message });
     } finally {
       this.crawlAbort = undefined;
     }

@@ -311,6 +311,21 @@ describe('wildduck exporter', () => {
     expect(r.fake.requestsByPath.get('/users')).toBe(2);
   });
 
+  test('a crawl longer than --wildduck.crawl-timeout fails; stop() ends a running crawl at once', async () => {
+    const r = await start({ users: mixedUsers(10) }, ['--wildduck.crawl-timeout=300ms', '--wildduck.retries=0'], ROOT_TOKEN, (path) =>
+      path === '/users' ? { delayMs: 5000 } : undefined,
+    );
+    await expect(r.wd.whenCrawled(1)).resolves.toBe(false);
+    expect(sample((await scrape(r)).text, 'wildduck_crawls_total', { result: 'timeout' })).toBe(1);
+    expect(r.logs.join('\n')).toMatch(/crawl failed.*took longer than --wildduck.crawl-timeout/);
+
+    void r.wd.crawlNow(); // waits on the slow page again
+    const t0 = Date.now();
+    await r.exporter.stop();
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(r.logs.filter((l) => l.includes('crawl failed'))).toHaveLength(1); // no noise on shutdown
+  });
+
   test('a page size above 250 is refused before anything starts, as WildDuck would refuse it', async () => {
     await expect(runExporter(definition, ['--web.listen-address=127.0.0.1:0', '--wildduck.page-size=251'], { env: {} })).rejects.toThrow(FlagError);
     // ...and the fake answers it the way lib/api/users.js does.
