@@ -84,7 +84,7 @@ class OptionalGauge<L extends string> extends Gauge<L> {
   }
 }
 
-const CRAWLED = 'from the last successful background crawl of the WildDuck API (see wildduck_crawl_last_success_timestamp_seconds)';
+const CRAWLED = 'as of the last successful background crawl of the WildDuck API (not live)';
 
 export class WildDuckExporter implements Exporter {
   private readonly settings: WildDuckSettings;
