@@ -167,20 +167,10 @@ export function parseListingPage(body: unknown): ListingPage {
   return { total: b.total, nextCursor: next, results: b.results };
 }
 
-/** Why WildDuck is not healthy or not reachable: a bounded set, used as label values. */
-export const FAILURE_REASONS = [
-  'db_down',
-  'db_not_writeable',
-  'redis_down',
-  'redis_not_writeable',
-  'unhealthy',
-  'token_rejected',
-  'missing_privileges',
-  'http_error',
-  'bad_response',
-  'timeout',
-  'unreachable',
-] as const;
+/** Why a request to the API failed (any endpoint): a bounded set, used as label values. */
+export const REQUEST_FAILURES = ['token_rejected', 'missing_privileges', 'http_error', 'bad_response', 'timeout', 'unreachable'] as const;
+/** Why WildDuck is not healthy or not reachable: what /health reports, then the request failures. */
+export const FAILURE_REASONS = ['db_down', 'db_not_writeable', 'redis_down', 'redis_not_writeable', 'unhealthy', ...REQUEST_FAILURES] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
 // The messages lib/api/health.js answers with its 500.

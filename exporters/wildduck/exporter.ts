@@ -10,7 +10,7 @@ import { type Collector, CollectorRunner } from '../kit/collectors';
 import type { Exporter, ExporterContext, ScrapeContext } from '../kit/exporter';
 import { FlagError } from '../kit/flags';
 import type { Logger } from '../kit/log';
-import { FAILURE_REASONS, type FailureReason, type HealthResult, parseHealth, QUOTA_THRESHOLDS } from './aggregate';
+import { FAILURE_REASONS, type FailureReason, type HealthResult, parseHealth, QUOTA_THRESHOLDS, REQUEST_FAILURES } from './aggregate';
 import { errorForStatus, redactApiUrl, WildDuckApiError, WildDuckClient } from './client';
 import { crawl, type CrawlOptions, type CrawlResult, MAX_PAGE_SIZE } from './crawl';
 
@@ -221,7 +221,7 @@ export class WildDuckExporter implements Exporter {
       labelNames: ['result'],
       registers,
     });
-    for (const result of ['success', ...FAILURE_REASONS]) this.crawlsTotal.inc({ result }, 0);
+    for (const result of ['success', ...REQUEST_FAILURES]) this.crawlsTotal.inc({ result }, 0);
     this.crawlRequests = new Counter({ name: 'wildduck_crawl_requests_total', help: 'HTTP requests made by background crawls of the WildDuck API, retries included.', registers });
     this.crawlRetries = new Counter({ name: 'wildduck_crawl_retries_total', help: 'Crawl requests to the WildDuck API retried after a network error, timeout, 5xx or 429.', registers });
   }
