@@ -107,7 +107,8 @@ export class WildDuckClient {
     const url = new URL(opts.url);
     this.base = url.origin + url.pathname.replace(/\/+$/, '');
     this.agent = new Agent({
-      connections: 4,
+      // Requests go one at a time (the crawl is sequential, the kit shares one scrape among scrapers).
+      connections: 2,
       keepAliveTimeout: 30_000,
       headersTimeout: opts.timeoutMs,
       bodyTimeout: opts.timeoutMs,
