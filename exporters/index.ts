@@ -1,4 +1,5 @@
 /** Every exporter the command line knows, in the order `all` starts them. */
 import type { ExporterDefinition } from './kit/exporter';
+import { definition as wildduck } from './wildduck';
 
-export const exporters: ExporterDefinition[] = [];
+export const exporters: ExporterDefinition[] = [wildduck];
