@@ -4,6 +4,7 @@
  * collector with its own deadline (kit CollectorRunner). A mongod that cannot be reached is `mongodb_up 0`
  * within --mongodb.connect-timeout; the driver reconnects by itself when it returns.
  */
+import { setMaxListeners } from 'node:events';
 import { MongoClient, type MongoClientOptions } from 'mongodb';
 import type { Exporter, ExporterContext, ExporterDefinition, ScrapeContext } from '../kit/exporter';
 import { CollectorRunner } from '../kit/collectors';
@@ -98,11 +99,15 @@ function create({ registry, flags: f, log }: ExporterContext): Exporter {
     registry,
     collectors.map((c) => ({
       name: c.name,
-      collect: (ctx: ScrapeContext) =>
-        c.collect(ctx).catch((err: unknown) => {
+      collect: (ctx: ScrapeContext) => {
+        // Collectors run several queries at once, each listening on the signal.
+        const signal = AbortSignal.any([ctx.signal]);
+        setMaxListeners(64, signal);
+        return c.collect({ ...ctx, signal }).catch((err: unknown) => {
           c.clear();
           throw err;
-        }),
+        });
+      },
     })),
     log,
   );
