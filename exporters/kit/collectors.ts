@@ -21,8 +21,9 @@ export async function withDeadline<T>(ms: number, fn: (signal: AbortSignal) => P
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      controller.abort();
+      // Reject before aborting: work that ends on abort must not win the race and look successful.
       reject(new CollectorTimeoutError(`timed out after ${ms} ms`));
+      controller.abort();
     }, Math.max(1, ms));
   });
   try {
