@@ -130,7 +130,9 @@ function create({ registry, flags: f, log }: ExporterContext): Exporter {
       }
       if (reachable === false) log.info('MongoDB reachable again', { uri: redactUrl(uri) });
       reachable = true;
-      await runner.run({ ...ctx, deadline: Math.min(ctx.deadline, Date.now() + collectorTimeout) });
+      // Collectors end a little before the scrape does, so their results (and failures) are in this answer.
+      const margin = Math.min(100, ctx.timeoutMs / 10);
+      await runner.run({ ...ctx, deadline: Math.min(ctx.deadline - margin, Date.now() + collectorTimeout) });
       return true;
     },
 
