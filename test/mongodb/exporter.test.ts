@@ -4,33 +4,17 @@
  * answering with documents shaped as MongoDB 7.0 returns them (fixtures.ts).
  */
 import { createLogger, silentLogger } from '../../exporters/kit/log';
-import { type RunningExporter, runExporter } from '../../exporters/kit/run';
+import { runExporter } from '../../exporters/kit/run';
 import { definition } from '../../exporters/mongodb';
 import { collStats, dbStats, MIB, oplogEntry, replSetStatus, serverStatus } from './fixtures';
-import { MockMongod } from './mock-mongod';
+import { useMockMongod } from './harness';
 import { scrape } from './scrape';
 
-let mongod: MockMongod;
-let running: RunningExporter | undefined;
-
-beforeEach(async () => {
-  mongod = new MockMongod();
-  mongod.serverStatus = () => serverStatus();
-  await mongod.start();
-});
-
-afterEach(async () => {
-  await running?.stop();
-  running = undefined;
-  await mongod.stop();
-});
-
-function start(extra: string[] = [], log = silentLogger) {
-  return runExporter(definition, ['--web.listen-address=127.0.0.1:0', `--mongodb.uri=${mongod.uri}`, '--mongodb.connect-timeout=500ms', ...extra], { log, env: {} });
-}
+const h = useMockMongod(['--mongodb.connect-timeout=500ms']);
+const start = h.start;
 
 test('standalone: server figures, replica set not configured, every collector succeeds', async () => {
-  running = await start();
+  const running = await start();
   const s = await scrape(running.url);
   expect(s.status).toBe(200);
   expect(s.value('mongodb_up')).toBe(1);
@@ -51,9 +35,9 @@ test('standalone: server figures, replica set not configured, every collector su
 });
 
 test('counters follow the server between scrapes', async () => {
-  running = await start(['--mongodb.collectors=server']);
+  const running = await start(['--mongodb.collectors=server']);
   expect((await scrape(running.url)).value('mongodb_operations_total', { type: 'insert' })).toBe(41000);
-  mongod.serverStatus = () => serverStatus({ insert: 41500, current: 60 });
+  h.mongod.serverStatus = () => serverStatus({ insert: 41500, current: 60 });
   const s = await scrape(running.url);
   expect(s.value('mongodb_operations_total', { type: 'insert' })).toBe(41500);
   expect(s.value('mongodb_connections', { state: 'current' })).toBe(60);
@@ -61,8 +45,8 @@ test('counters follow the server between scrapes', async () => {
 });
 
 test('a replica set member never initiated answers NotYetInitialized: not configured, not a failure', async () => {
-  mongod.replication = { mode: 'uninitialized' };
-  running = await start(['--mongodb.collectors=replset']);
+  h.mongod.replication = { mode: 'uninitialized' };
+  const running = await start(['--mongodb.collectors=replset']);
   const s = await scrape(running.url);
   expect(s.value('mongodb_up')).toBe(1);
   expect(s.value('mongodb_replset_configured')).toBe(0);
@@ -75,9 +59,9 @@ test('replica set: member state, health, lag, primary present and the oplog wind
     { name: 'mongo2:27017', state: 2, behindSeconds: 42 },
     { name: 'mongo3:27017', state: 8, health: 0 },
   ];
-  mongod.replication = { mode: 'replset', status: () => replSetStatus('rs0', members) };
-  mongod.collection('local', 'oplog.rs').push(oplogEntry(48 * 3600), oplogEntry(3600), oplogEntry(0));
-  running = await start(['--mongodb.collectors=replset']);
+  h.mongod.replication = { mode: 'replset', status: () => replSetStatus('rs0', members) };
+  h.mongod.collection('local', 'oplog.rs').push(oplogEntry(48 * 3600), oplogEntry(3600), oplogEntry(0));
+  const running = await start(['--mongodb.collectors=replset']);
   let s = await scrape(running.url);
   expect(s.value('mongodb_replset_configured')).toBe(1);
   expect(s.value('mongodb_replset_my_state')).toBe(1);
@@ -106,15 +90,15 @@ test('replica set: member state, health, lag, primary present and the oplog wind
 });
 
 test('mail databases: sizes, WildDuck counts and the GridFS buckets; a missing bucket is empty', async () => {
-  mongod.dbStats.set('wildduck', dbStats('wildduck', { objects: 1_500_000, dataSize: 9_000_000_000, storageSize: 3_000_000_000, indexSize: 700_000_000 }));
-  mongod.dbStats.set('zone-mta', dbStats('zone-mta', { objects: 1200, dataSize: 800_000, storageSize: 400_000, indexSize: 200_000 }));
-  for (let i = 0; i < 3; i++) mongod.collection('wildduck', 'users').push({ username: `u${i}` });
-  for (let i = 0; i < 5; i++) mongod.collection('wildduck', 'addresses').push({ address: `a${i}` });
-  for (let i = 0; i < 7; i++) mongod.collection('wildduck', 'mailboxes').push({ path: `m${i}` });
-  for (let i = 0; i < 11; i++) mongod.collection('wildduck', 'messages').push({ uid: i });
-  mongod.collStats.set('wildduck.attachments.files', [collStats('wildduck.attachments.files', { size: 50_000, count: 300, storageSize: 24_576 })]);
-  mongod.collStats.set('wildduck.attachments.chunks', [collStats('wildduck.attachments.chunks', { size: 700_000_000, count: 3000, storageSize: 500_000_000 })]);
-  running = await start(['--mongodb.collectors=databases']);
+  h.mongod.dbStats.set('wildduck', dbStats('wildduck', { objects: 1_500_000, dataSize: 9_000_000_000, storageSize: 3_000_000_000, indexSize: 700_000_000 }));
+  h.mongod.dbStats.set('zone-mta', dbStats('zone-mta', { objects: 1200, dataSize: 800_000, storageSize: 400_000, indexSize: 200_000 }));
+  for (let i = 0; i < 3; i++) h.mongod.collection('wildduck', 'users').push({ username: `u${i}` });
+  for (let i = 0; i < 5; i++) h.mongod.collection('wildduck', 'addresses').push({ address: `a${i}` });
+  for (let i = 0; i < 7; i++) h.mongod.collection('wildduck', 'mailboxes').push({ path: `m${i}` });
+  for (let i = 0; i < 11; i++) h.mongod.collection('wildduck', 'messages').push({ uid: i });
+  h.mongod.collStats.set('wildduck.attachments.files', [collStats('wildduck.attachments.files', { size: 50_000, count: 300, storageSize: 24_576 })]);
+  h.mongod.collStats.set('wildduck.attachments.chunks', [collStats('wildduck.attachments.chunks', { size: 700_000_000, count: 3000, storageSize: 500_000_000 })]);
+  const running = await start(['--mongodb.collectors=databases']);
   const s = await scrape(running.url);
   expect(s.value('mongodb_database_data_bytes', { database: 'wildduck' })).toBe(9_000_000_000);
   expect(s.value('mongodb_database_storage_bytes', { database: 'wildduck' })).toBe(3_000_000_000);
@@ -137,10 +121,10 @@ test('mail databases: sizes, WildDuck counts and the GridFS buckets; a missing b
 });
 
 test('a down server is mongodb_up 0 quickly with HTTP 200, without stale figures, and recovers', async () => {
-  running = await start();
+  const running = await start();
   expect((await scrape(running.url)).value('mongodb_up')).toBe(1);
 
-  await mongod.stop();
+  await h.mongod.stop();
   for (let i = 0; i < 2; i++) {
     // The first scrape sees the pooled connection close, the second waits out server selection (500ms).
     const s = await scrape(running.url);
@@ -152,7 +136,7 @@ test('a down server is mongodb_up 0 quickly with HTTP 200, without stale figures
     expect(s.value('mongodb_replset_configured')).toBeUndefined();
   }
 
-  await mongod.start(); // same port: mongod restarted
+  await h.mongod.start(); // same port: mongod restarted
   const s = await scrape(running.url);
   expect(s.value('mongodb_up')).toBe(1);
   expect(s.value('mongodb_server_info', { version: '7.0.14' })).toBe(1);
@@ -160,8 +144,8 @@ test('a down server is mongodb_up 0 quickly with HTTP 200, without stale figures
 });
 
 test('a server that is not there at startup: the exporter starts and reports up 0', async () => {
-  await mongod.stop();
-  running = await start();
+  await h.mongod.stop();
+  const running = await start();
   const s = await scrape(running.url);
   expect(s.status).toBe(200);
   expect(s.value('mongodb_up')).toBe(0);
@@ -170,8 +154,8 @@ test('a server that is not there at startup: the exporter starts and reports up 
 });
 
 test('a slow collector times out alone; MongoDB is told to stop (maxTimeMS) and the next scrape is whole', async () => {
-  mongod.delays.set('dbStats', 5000);
-  running = await start(['--mongodb.collector-timeout=300ms']);
+  h.mongod.delays.set('dbStats', 5000);
+  const running = await start(['--mongodb.collector-timeout=300ms']);
   const s = await scrape(running.url);
   expect(s.ms).toBeLessThan(1500);
   expect(s.value('mongodb_up')).toBe(1);
@@ -182,11 +166,11 @@ test('a slow collector times out alone; MongoDB is told to stop (maxTimeMS) and 
   expect(s.value('mongodb_scrape_collector_duration_seconds', { collector: 'databases' })).toBeLessThan(0.6);
   expect(s.series('mongodb_database_data_bytes').size).toBe(0);
   expect(s.value('mongodb_connections', { state: 'current' })).toBe(57);
-  const sent = mongod.received.filter((r) => 'dbStats' in r.command).map((r) => r.command.maxTimeMS as number);
+  const sent = h.mongod.received.filter((r) => 'dbStats' in r.command).map((r) => r.command.maxTimeMS as number);
   expect(sent.length).toBeGreaterThan(0);
   for (const ms of sent) expect(ms).toBeLessThanOrEqual(300);
 
-  mongod.delays.clear();
+  h.mongod.delays.clear();
   const next = await scrape(running.url);
   expect(next.value('mongodb_up')).toBe(1);
   expect(next.value('mongodb_scrape_collector_success', { collector: 'databases' })).toBe(1);
@@ -194,8 +178,8 @@ test('a slow collector times out alone; MongoDB is told to stop (maxTimeMS) and 
 });
 
 test('the scrape timeout from Prometheus bounds every collector', async () => {
-  mongod.delays.set('serverStatus', 5000);
-  running = await start(['--mongodb.collector-timeout=30s']);
+  h.mongod.delays.set('serverStatus', 5000);
+  const running = await start(['--mongodb.collector-timeout=30s']);
   const s = await scrape(running.url, 1); // 1 s scrape timeout: the kit keeps 0.5 s back
   expect(s.ms).toBeLessThan(1500);
   expect(s.value('mongodb_up')).toBe(1);
@@ -206,9 +190,9 @@ test('the scrape timeout from Prometheus bounds every collector', async () => {
 test('the password in --mongodb.uri never reaches the logs', async () => {
   const lines: string[] = [];
   const log = createLogger({ level: 'debug', write: (l) => lines.push(l) });
-  const uri = `mongodb://monitor:Sup3rS3cret@127.0.0.1:${mongod.port}/?authSource=admin`;
-  await mongod.stop(); // the unreachable path logs the URI as well
-  running = await runExporter(definition, ['--web.listen-address=127.0.0.1:0', `--mongodb.uri=${uri}`, '--mongodb.connect-timeout=300ms'], { log, env: {} });
+  const uri = `mongodb://monitor:Sup3rS3cret@127.0.0.1:${h.mongod.port}/?authSource=admin`;
+  await h.mongod.stop(); // the unreachable path logs the URI as well
+  const running = (h.running = await runExporter(definition, ['--web.listen-address=127.0.0.1:0', `--mongodb.uri=${uri}`, '--mongodb.connect-timeout=300ms'], { log, env: {} }));
   await scrape(running.url);
   expect(lines.some((l) => l.includes('monitor:xxxxx@127.0.0.1'))).toBe(true);
   expect(lines.join('\n')).not.toContain('Sup3rS3cret');

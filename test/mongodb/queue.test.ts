@@ -5,34 +5,19 @@
  * naming any other index as mongod does, and evaluates the exporter's filters and pipelines (mini-query.ts).
  */
 import { type Document, ObjectId } from 'mongodb';
-import { createLogger, silentLogger } from '../../exporters/kit/log';
-import { type RunningExporter, runExporter } from '../../exporters/kit/run';
-import { definition } from '../../exporters/mongodb';
-import { queueEntry, serverStatus, ZONE_QUEUE_INDEXES } from './fixtures';
-import { MockMongod } from './mock-mongod';
+import { createLogger } from '../../exporters/kit/log';
+import { queueEntry, ZONE_QUEUE_INDEXES } from './fixtures';
+import { useMockMongod } from './harness';
 import { scrape } from './scrape';
 
-let mongod: MockMongod;
-let running: RunningExporter | undefined;
+const h = useMockMongod(['--mongodb.collectors=queue']);
+const start = h.start;
 let queue: Document[];
 
-beforeEach(async () => {
-  mongod = new MockMongod();
-  mongod.serverStatus = () => serverStatus();
-  mongod.indexes.set('zone-mta.zone-queue', ZONE_QUEUE_INDEXES);
-  queue = mongod.collection('zone-mta', 'zone-queue');
-  await mongod.start();
+beforeEach(() => {
+  h.mongod.indexes.set('zone-mta.zone-queue', ZONE_QUEUE_INDEXES);
+  queue = h.mongod.collection('zone-mta', 'zone-queue');
 });
-
-afterEach(async () => {
-  await running?.stop();
-  running = undefined;
-  await mongod.stop();
-});
-
-function start(extra: string[] = [], log = silentLogger) {
-  return runExporter(definition, ['--web.listen-address=127.0.0.1:0', `--mongodb.uri=${mongod.uri}`, '--mongodb.collectors=queue', ...extra], { log, env: {} });
-}
 
 const HOUR = 3600;
 
@@ -50,7 +35,7 @@ function fillQueue(): void {
     queueEntry({ zone: 'bulk', createdSecondsAgo: 26 * HOUR, deferrals: 9, nextAttemptIn: HOUR }),
     queueEntry({ zone: 'bulk', createdSecondsAgo: 30 * HOUR, deferrals: 12, nextAttemptIn: -30 }),
   );
-  const suppression = mongod.collection('zone-mta', 'suppressionlist');
+  const suppression = h.mongod.collection('zone-mta', 'suppressionlist');
   suppression.push(
     { _id: new ObjectId(), address: 'bounced@example.com', created: new Date() },
     { _id: new ObjectId(), address: 'complained@example.net', created: new Date() },
@@ -60,7 +45,7 @@ function fillQueue(): void {
 
 test('recipients per zone and state, oldest age and highest deferral count are exact', async () => {
   fillQueue();
-  running = await start(['--mongodb.queue-zones=default,transactional']);
+  const running = await start(['--mongodb.queue-zones=default,transactional']);
   const s = await scrape(running.url);
   expect(s.value('mongodb_scrape_collector_success', { collector: 'queue' })).toBe(1);
   expect(s.series('mongodb_zonemta_queue_recipients')).toEqual(
@@ -90,9 +75,9 @@ test('recipients per zone and state, oldest age and highest deferral count are e
 
 test('every queue query is pinned to an index ZoneMTA creates', async () => {
   fillQueue();
-  running = await start();
+  const running = await start();
   await scrape(running.url);
-  const queries = mongod.received.filter((r) => r.db === 'zone-mta' && (r.command.aggregate === 'zone-queue' || r.command.find === 'zone-queue'));
+  const queries = h.mongod.received.filter((r) => r.db === 'zone-mta' && (r.command.aggregate === 'zone-queue' || r.command.find === 'zone-queue'));
   expect(queries.length).toBeGreaterThanOrEqual(5); // counts, two deferral passes, oldest of each zone
   const zoneMtaIndexKeys = ZONE_QUEUE_INDEXES.filter((i) => i.name !== '_id_').map((i) => JSON.stringify(i.key));
   for (const q of queries) expect(zoneMtaIndexKeys).toContain(JSON.stringify(q.command.hint));
@@ -113,7 +98,7 @@ test('zones past the limit are summed as other; a zone that empties reports 0', 
     queueEntry({ zone: 'z2', createdSecondsAgo: 8, locked: true }),
     queueEntry({ zone: 'z3', createdSecondsAgo: 5 * 24 * HOUR, deferrals: 20, nextAttemptIn: 4 * HOUR }),
   );
-  running = await start(['--mongodb.queue-max-zones=2']);
+  const running = await start(['--mongodb.queue-max-zones=2']);
   let s = await scrape(running.url);
   const zones = new Set([...s.series('mongodb_zonemta_queue_recipients').keys()].map((k) => /zone="([^"]+)"/.exec(k)![1]));
   expect([...zones].sort()).toEqual(['default', 'other', 'z1']);
@@ -133,7 +118,7 @@ test('zones past the limit are summed as other; a zone that empties reports 0', 
 });
 
 test('an empty or missing queue reports the configured zones at 0', async () => {
-  running = await start();
+  const running = await start();
   const s = await scrape(running.url);
   expect(s.value('mongodb_scrape_collector_success', { collector: 'queue' })).toBe(1);
   expect(s.value('mongodb_zonemta_queue_recipients', { zone: 'default', state: 'queued' })).toBe(0);
@@ -142,9 +127,9 @@ test('an empty or missing queue reports the configured zones at 0', async () => 
 
 test('without ZoneMTA indexes the queue collector fails alone and says why', async () => {
   fillQueue();
-  mongod.indexes.set('zone-mta.zone-queue', [{ v: 2, key: { _id: 1 }, name: '_id_' }]);
+  h.mongod.indexes.set('zone-mta.zone-queue', [{ v: 2, key: { _id: 1 }, name: '_id_' }]);
   const lines: string[] = [];
-  running = await start(['--mongodb.collectors=server,queue'], createLogger({ write: (l) => lines.push(l) }));
+  const running = await start(['--mongodb.collectors=server,queue'], createLogger({ write: (l) => lines.push(l) }));
   const s = await scrape(running.url);
   expect(s.value('mongodb_up')).toBe(1);
   expect(s.value('mongodb_scrape_collector_success', { collector: 'queue' })).toBe(0);
