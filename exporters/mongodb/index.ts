@@ -12,11 +12,12 @@ import type { FlagSpec } from '../kit/flags';
 import { redactUrl } from '../kit/log';
 import type { MongoCollector } from './collector';
 import { DatabasesCollector } from './databases';
+import { OplogCollector } from './oplog';
 import { QueueCollector } from './queue';
 import { ReplSetCollector } from './replset';
 import { ServerStatusCollector } from './server-status';
 
-export const COLLECTORS = ['server', 'replset', 'databases', 'queue'] as const;
+export const COLLECTORS = ['server', 'replset', 'oplog', 'databases', 'queue'] as const;
 
 const flags: FlagSpec[] = [
   {
@@ -77,6 +78,7 @@ function create({ registry, flags: f, log }: ExporterContext): Exporter {
   const all: MongoCollector[] = [
     new ServerStatusCollector(client, registry),
     new ReplSetCollector(client, registry),
+    new OplogCollector(client, registry),
     new DatabasesCollector(client, registry, {
       wildduck,
       users: String(f['mongodb.users-database']) || wildduck,

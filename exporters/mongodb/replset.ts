@@ -1,6 +1,6 @@
 /**
- * Collector `replset`: replSetGetStatus (member state, health, replication lag, a primary present) and the
- * oplog window from the first and last entries of local.oplog.rs. A standalone mongod answers
+ * Collector `replset`: replSetGetStatus (member state, health, replication lag, a primary present).
+ * A standalone mongod answers
  * NoReplicationEnabled (76) and a replica set member that was never initiated NotYetInitialized (94):
  * both are a normal state (`mongodb_replset_configured 0`), not a failure.
  */
@@ -60,13 +60,6 @@ export function parseReplSetStatus(doc: Document): ReplSetValues {
   };
 }
 
-/** Seconds between the oldest and the newest oplog entry (their `ts` Timestamps count seconds in the high bits). */
-export function oplogWindowSeconds(first: Document | null, last: Document | null): number | undefined {
-  const seconds = (entry: Document | null) => (entry?.ts && typeof entry.ts.getHighBits === 'function' ? Number(entry.ts.getHighBits()) : NaN);
-  const window = seconds(last) - seconds(first);
-  return Number.isFinite(window) ? window : undefined;
-}
-
 export class ReplSetCollector implements MongoCollector {
   readonly name = 'replset';
   // Member names are host:port from the replica set config (at most 50 voting + non-voting members).
@@ -77,7 +70,6 @@ export class ReplSetCollector implements MongoCollector {
   private readonly memberState: Gauge<'member'>;
   private readonly memberHealth: Gauge<'member'>;
   private readonly memberLag: Gauge<'member'>;
-  private readonly oplogWindow: Gauge;
 
   constructor(
     private readonly client: MongoClient,
@@ -117,11 +109,6 @@ export class ReplSetCollector implements MongoCollector {
       labelNames: ['member'],
       registers,
     });
-    this.oplogWindow = new Gauge({
-      name: 'mongodb_replset_oplog_window_seconds',
-      help: "Time between the oldest and newest entries of this mongod's oplog: how long a member may be down and still catch up.",
-      registers,
-    });
   }
 
   async collect(ctx: ScrapeContext): Promise<void> {
@@ -136,20 +123,11 @@ export class ReplSetCollector implements MongoCollector {
       this.configured.set(0);
       return;
     }
-    const [first, last] = await Promise.all([this.oplogEntry(ctx, 1), this.oplogEntry(ctx, -1)]);
     ctx.signal.throwIfAborted();
-    this.fill(parseReplSetStatus(status), oplogWindowSeconds(first, last));
+    this.fill(parseReplSetStatus(status));
   }
 
-  /** The oldest (1) or newest (-1) oplog entry; natural order is insertion order in the capped oplog. */
-  private oplogEntry(ctx: ScrapeContext, direction: 1 | -1): Promise<Document | null> {
-    return this.client
-      .db('local')
-      .collection('oplog.rs')
-      .findOne({}, { sort: { $natural: direction }, projection: { ts: 1, _id: 0 }, maxTimeMS: remainingMs(ctx), signal: ctx.signal });
-  }
-
-  private fill(v: ReplSetValues, oplogWindow: number | undefined): void {
+  private fill(v: ReplSetValues): void {
     this.clear();
     this.configured.set(1);
     this.myState.set(v.myState);
@@ -160,10 +138,9 @@ export class ReplSetCollector implements MongoCollector {
       this.memberHealth.set({ member }, m.health);
       if (m.lagSeconds !== undefined) this.memberLag.set({ member }, m.lagSeconds);
     }
-    if (oplogWindow !== undefined) this.oplogWindow.set(oplogWindow);
   }
 
   clear(): void {
-    clearMetrics([this.configured, this.myState, this.primaryPresent, this.memberState, this.memberHealth, this.memberLag, this.oplogWindow]);
+    clearMetrics([this.configured, this.myState, this.primaryPresent, this.memberState, this.memberHealth, this.memberLag]);
   }
 }

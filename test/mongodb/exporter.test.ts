@@ -29,7 +29,7 @@ test('standalone: server figures, replica set not configured, every collector su
   expect(s.value('mongodb_replset_configured')).toBe(0);
   expect(s.series('mongodb_replset_member_state').size).toBe(0);
   expect(s.value('mongodb_replset_primary_present')).toBeUndefined();
-  for (const collector of ['server', 'replset', 'databases', 'queue']) {
+  for (const collector of ['server', 'replset', 'oplog', 'databases', 'queue']) {
     expect(s.value('mongodb_scrape_collector_success', { collector })).toBe(1);
   }
 });
@@ -61,7 +61,7 @@ test('replica set: member state, health, lag, primary present and the oplog wind
   ];
   h.mongod.replication = { mode: 'replset', status: () => replSetStatus('rs0', members) };
   h.mongod.collection('local', 'oplog.rs').push(oplogEntry(48 * 3600), oplogEntry(3600), oplogEntry(0));
-  const running = await start(['--mongodb.collectors=replset']);
+  const running = await start(['--mongodb.collectors=replset,oplog']);
   let s = await scrape(running.url);
   expect(s.value('mongodb_replset_configured')).toBe(1);
   expect(s.value('mongodb_replset_my_state')).toBe(1);
@@ -87,6 +87,17 @@ test('replica set: member state, health, lag, primary present and the oplog wind
   s = await scrape(running.url);
   expect(s.value('mongodb_replset_primary_present')).toBe(0);
   expect(s.value('mongodb_replset_my_state')).toBe(2);
+});
+
+test('a user without read on local loses only the oplog window', async () => {
+  h.mongod.replication = { mode: 'replset', status: () => replSetStatus('rs0', [{ name: 'mongo1:27017', state: 1, self: true }]) };
+  h.mongod.unreadable.add('local');
+  const running = await start(['--mongodb.collectors=replset,oplog']);
+  const s = await scrape(running.url);
+  expect(s.value('mongodb_scrape_collector_success', { collector: 'oplog' })).toBe(0);
+  expect(s.value('mongodb_scrape_collector_success', { collector: 'replset' })).toBe(1);
+  expect(s.value('mongodb_replset_primary_present')).toBe(1);
+  expect(s.value('mongodb_replset_oplog_window_seconds')).toBeUndefined();
 });
 
 test('mail databases: sizes, WildDuck counts and the GridFS buckets; a missing bucket is empty', async () => {
@@ -199,7 +210,7 @@ test('the password in --mongodb.uri never reaches the logs', async () => {
 });
 
 test('configuration that cannot work is refused at startup', async () => {
-  await expect(start(['--mongodb.collectors=server,oplog'])).rejects.toThrow(/unknown collector oplog/);
+  await expect(start(['--mongodb.collectors=server,locks'])).rejects.toThrow(/unknown collector locks/);
   await expect(
     runExporter(definition, ['--web.listen-address=127.0.0.1:0', '--mongodb.uri=postgres://x:pw@db/'], { log: silentLogger, env: {} }),
   ).rejects.toThrow(/invalid --mongodb.uri postgres:\/\/x:xxxxx@db\//);

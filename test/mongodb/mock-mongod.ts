@@ -49,6 +49,8 @@ export class MockMongod {
   readonly collStats = new Map<string, Document[]>();
   /** command name -> milliseconds to wait before answering. */
   readonly delays = new Map<string, number>();
+  /** Databases the (simulated) monitoring user may not read: find, count and aggregate fail with Unauthorized. */
+  readonly unreadable = new Set<string>();
   /** Every command received after the handshake: database and body. */
   readonly received: Array<{ db: string; command: Document }> = [];
   serverStatus: () => Document = () => ({ ok: 1 });
@@ -204,6 +206,9 @@ export class MockMongod {
   }
 
   private run(db: string, name: string, cmd: Document, connectionId: number): Document {
+    if (this.unreadable.has(db) && ['find', 'count', 'aggregate'].includes(name)) {
+      throw new CommandError(13, 'Unauthorized', `not authorized on ${db} to execute command { ${name}: "${cmd[name]}" }`);
+    }
     switch (name) {
       case 'hello':
       case 'isMaster':

@@ -6,7 +6,8 @@
 import { Decimal128, Int32, Long, MongoServerError } from 'mongodb';
 import { bucketStats, countedCollections } from '../../exporters/mongodb/databases';
 import { watchesSingleHost } from '../../exporters/mongodb/index';
-import { isNotReplicaSet, oplogWindowSeconds, parseReplSetStatus } from '../../exporters/mongodb/replset';
+import { oplogWindowSeconds } from '../../exporters/mongodb/oplog';
+import { isNotReplicaSet, parseReplSetStatus } from '../../exporters/mongodb/replset';
 import { parseServerStatus } from '../../exporters/mongodb/server-status';
 import { toNumber } from '../../exporters/mongodb/values';
 import { collStats, MIB, oplogEntry, replSetStatus, serverStatus } from './fixtures';
