@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { silentLogger } from '../exporters/kit/log';
 import { runExporter } from '../exporters/kit/run';
-import { definition } from '../exporters/mongodb';
+import { COLLECTORS, definition } from '../exporters/mongodb';
 
 const arg = (name: string, def: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? def;
 const SCRAPES = Number(arg('scrapes', '100'));
@@ -96,7 +96,7 @@ async function main(): Promise<void> {
       pingP50 = ping.p50;
       console.log(`baseline: driver ping round trip p50 ${fmt(ping.p50)}, p95 ${fmt(ping.p95)}`);
     }
-    const { wall, perCollector, cpuMsPerScrape } = await scrapeSamples(mongod.uri, 'server,replset,databases,queue');
+    const { wall, perCollector, cpuMsPerScrape } = await scrapeSamples(mongod.uri, COLLECTORS.join(','));
     const s = summary(wall);
     firstP50 ||= s.p50;
     const collectors = [...perCollector].map(([name, v]) => `${name} ${fmt(summary(v).p50)}`).join(', ');
