@@ -11,7 +11,7 @@ import { silentLogger } from '../exporters/kit/log';
 import { runExporter } from '../exporters/kit/run';
 import { definition } from '../exporters/redis';
 import { KeyScanner } from '../exporters/redis/mail-keys';
-import { RedisServer } from '../test/redis/redis-server';
+import { RedisServer } from '../test/redis/helpers';
 
 const TOTAL_KEYS = 1_000_000;
 const BASELINE_MS = 2000;

@@ -7,16 +7,11 @@ import Redis from 'ioredis';
 import { createLogger } from '../../exporters/kit/log';
 import { runExporter, type RunningExporter } from '../../exporters/kit/run';
 import { definition } from '../../exporters/redis';
-import { freePort, RedisServer } from './redis-server';
+import { freePort, RedisServer, sample } from './helpers';
 
 const U1 = '6510f1c2a0b1c2d3e4f5a6b7';
 const U2 = '6510f1c2a0b1c2d3e4f5a6b8';
 const U3 = '6510f1c2a0b1c2d3e4f5a6b9';
-
-function sample(body: string, series: string): number | undefined {
-  const line = body.split('\n').find((l) => l.startsWith(series + ' '));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 async function scrape(running: RunningExporter): Promise<string> {
   const res = await fetch(`${running.url}/metrics`);

@@ -6,13 +6,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { InfoMetrics, parseInfo, parseSubfields } from '../../exporters/redis/info';
+import { sample } from './helpers';
 
 const fixture = (name: string) => readFileSync(join(__dirname, 'fixtures', name), 'utf8');
-
-function sample(body: string, series: string): number | undefined {
-  const line = body.split('\n').find((l) => l.startsWith(series + ' '));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 describe('parseInfo', () => {
   test('reads fields of every section, skipping headers and blank lines, keeping values with colons', () => {
