@@ -74,6 +74,7 @@ class RedisExporter implements Exporter {
     this.client.on('ready', () => {
       if (this.connectionFailed) this.log.info('redis connection restored');
       this.connectionFailed = false;
+      this.scanner.restartCycle();
       // Do not wait a whole scan interval to show mail keys again after an outage.
       if (this.lastPass === 'error') this.scheduleScan(0);
     });

@@ -104,7 +104,7 @@ export class KeyScanner {
     const started = performance.now();
     let examined = 0;
     try {
-      do {
+      for (;;) {
         const [next, keys] = await this.client.scan(this.cursor, 'COUNT', this.opts.count);
         examined += keys.length;
         await this.count(keys);
@@ -113,18 +113,25 @@ export class KeyScanner {
           this.finishCycle(started, examined);
           return 'complete';
         }
+        if (examined >= this.opts.keyBudget || performance.now() - started >= this.opts.timeBudgetMs || shouldStop()) {
+          this.addPass(started, examined);
+          return 'budget';
+        }
         if (this.opts.pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, this.opts.pauseMs));
-      } while (examined < this.opts.keyBudget && performance.now() - started < this.opts.timeBudgetMs && !shouldStop());
-      this.addPass(started, examined);
-      return 'budget';
+      }
     } catch (err) {
-      // Connection lost or Redis restarted: the cursor means nothing any more; start over, show nothing stale.
-      this.cursor = '0';
-      this.tally = emptyTally();
+      // Connection lost: show nothing stale, and start over.
+      this.restartCycle();
       this.published = undefined;
       this.lastError = err as Error;
       return 'error';
     }
+  }
+
+  /** Drops the cycle in progress: after a reconnection the cursor may belong to another (restarted) server. */
+  restartCycle(): void {
+    this.cursor = '0';
+    this.tally = emptyTally();
   }
 
   private async count(keys: string[]): Promise<void> {

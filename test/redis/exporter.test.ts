@@ -7,6 +7,7 @@ import Redis from 'ioredis';
 import { createLogger } from '../../exporters/kit/log';
 import { runExporter, type RunningExporter } from '../../exporters/kit/run';
 import { definition } from '../../exporters/redis';
+import { KeyScanner } from '../../exporters/redis/mail-keys';
 import { freePort, RedisServer, sample } from './helpers';
 
 const U1 = '6510f1c2a0b1c2d3e4f5a6b7';
@@ -168,6 +169,21 @@ describe('redis exporter against a real redis-server', () => {
     expect(sample(body, 'redis_wildduck_imap_connections')).toBeUndefined();
     expect(sample(body, 'redis_mail_keys_scan_passes_total{result="complete"}')).toBe(0);
     expect(body).not.toContain('collector="mail_keys"');
+  });
+
+  test('a pass stops at its time budget and the next one continues where it stopped', async () => {
+    db3 = new Redis(`${server.uri}/3`);
+    await writeWildDuckKeys(db3);
+    const scanner = new KeyScanner(db3, { count: 10, pauseMs: 5, timeBudgetMs: 1, keyBudget: 1_000_000, lockoutFailures: { password: 12, totp: 6 } });
+    const results: string[] = [];
+    while (!scanner.published && results.length < 500) results.push(await scanner.pass());
+    // 615 keys, about 10 per call; the pause (5 ms) outlasts the budget (1 ms): at most two calls per pass.
+    expect(results.length).toBeGreaterThan(20);
+    expect(results.slice(0, -1).every((r) => r === 'budget')).toBe(true);
+    expect(results[results.length - 1]).toBe('complete');
+    expect(scanner.published!.passes).toBe(results.length);
+    expect(scanner.published!.counters).toEqual({ 'rl:rcpt': 4, 'rl:rcptIp': 2, wdr: 3, wdf: 1 });
+    expect(scanner.published!.authLocked).toEqual({ password: 1, totp: 1 });
   });
 
   test('bad scan settings are refused before anything is served', async () => {
