@@ -15,14 +15,23 @@ export interface Collector {
 
 export class CollectorTimeoutError extends Error {}
 
+/**
+ * Collectors end a little before the scrape's deadline, so their failures are reported in the same scrape
+ * instead of the kit's deadline answering `up 0` first.
+ */
+export function collectorBudgetMs(remainingMs: number): number {
+  return remainingMs - Math.min(100, remainingMs / 10);
+}
+
 /** Runs fn with a deadline; rejects with CollectorTimeoutError when it passes. */
 export async function withDeadline<T>(ms: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      controller.abort();
+      // Reject before aborting: work that ends on abort must not win the race and look successful.
       reject(new CollectorTimeoutError(`timed out after ${ms} ms`));
+      controller.abort();
     }, Math.max(1, ms));
   });
   try {
@@ -63,7 +72,7 @@ export class CollectorRunner {
       this.collectors.map(async (c) => {
         const started = performance.now();
         try {
-          await withDeadline(ctx.deadline - Date.now(), (signal) =>
+          await withDeadline(collectorBudgetMs(ctx.deadline - Date.now()), (signal) =>
             c.collect({ ...ctx, signal: AbortSignal.any([signal, ctx.signal]) }),
           );
           this.success.set({ collector: c.name }, 1);

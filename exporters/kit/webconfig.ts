@@ -1,0 +1,159 @@
+/**
+ * `--web.config.file` in the Prometheus exporter-toolkit format, so operators reuse the file they already
+ * have for node_exporter: `tls_server_config` and `basic_auth_users` (bcrypt hashes).
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { SecureContextOptions, TlsOptions } from 'node:tls';
+import bcrypt from 'bcryptjs';
+import yaml from 'js-yaml';
+
+export type ClientAuthType =
+  | 'NoClientCert'
+  | 'RequestClientCert'
+  | 'RequireAnyClientCert'
+  | 'VerifyClientCertIfGiven'
+  | 'RequireAndVerifyClientCert';
+
+export interface WebConfig {
+  tls?: TlsOptions;
+  clientAuth?: ClientAuthType;
+  /** user -> bcrypt hash */
+  basicAuthUsers?: Map<string, string>;
+  /** Extra response headers (http_server_config.headers). */
+  headers?: Record<string, string>;
+}
+
+export class WebConfigError extends Error {}
+
+const TLS_VERSIONS: Record<string, SecureContextOptions['minVersion']> = {
+  TLS10: 'TLSv1',
+  TLS11: 'TLSv1.1',
+  TLS12: 'TLSv1.2',
+  TLS13: 'TLSv1.3',
+};
+
+function checkKeys(section: string, obj: Record<string, unknown>, allowed: string[]): void {
+  for (const key of Object.keys(obj)) {
+    if (!allowed.includes(key)) throw new WebConfigError(`${section}: unknown key "${key}" (known: ${allowed.join(', ')})`);
+  }
+}
+
+function readPem(path: unknown, what: string, dir: string): Buffer {
+  if (typeof path !== 'string' || path === '') throw new WebConfigError(`tls_server_config.${what} is required`);
+  const full = path.startsWith('/') ? path : `${dir}/${path}`;
+  try {
+    return readFileSync(full);
+  } catch (err) {
+    throw new WebConfigError(`tls_server_config.${what}: cannot read ${full}: ${(err as Error).message}`);
+  }
+}
+
+/** Reads and validates the file. Relative paths inside it are relative to the file, as in exporter-toolkit. */
+export function loadWebConfig(file: string): WebConfig {
+  let doc: unknown;
+  try {
+    doc = yaml.load(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new WebConfigError(`cannot read web config ${file}: ${(err as Error).message}`);
+  }
+  if (doc === undefined || doc === null) return {};
+  if (typeof doc !== 'object') throw new WebConfigError(`web config ${file} is not a YAML mapping`);
+  const root = doc as Record<string, unknown>;
+  checkKeys('web config', root, ['tls_server_config', 'basic_auth_users', 'http_server_config']);
+  const dir = file.includes('/') ? file.slice(0, file.lastIndexOf('/')) : '.';
+  const config: WebConfig = {};
+
+  const tlsSection = root.tls_server_config as Record<string, unknown> | undefined;
+  if (tlsSection) {
+    checkKeys('tls_server_config', tlsSection, [
+      'cert_file',
+      'key_file',
+      'client_auth_type',
+      'client_ca_file',
+      'min_version',
+      'max_version',
+    ]);
+    const authType = (tlsSection.client_auth_type ?? 'NoClientCert') as ClientAuthType;
+    const needsCa = authType === 'VerifyClientCertIfGiven' || authType === 'RequireAndVerifyClientCert';
+    if (!['NoClientCert', 'RequestClientCert', 'RequireAnyClientCert', 'VerifyClientCertIfGiven', 'RequireAndVerifyClientCert'].includes(authType)) {
+      throw new WebConfigError(`tls_server_config.client_auth_type: unknown value "${authType}"`);
+    }
+    if (needsCa && !tlsSection.client_ca_file) {
+      throw new WebConfigError(`tls_server_config.client_ca_file is required for client_auth_type ${authType}`);
+    }
+    const tls: TlsOptions = {
+      cert: readPem(tlsSection.cert_file, 'cert_file', dir),
+      key: readPem(tlsSection.key_file, 'key_file', dir),
+      requestCert: authType !== 'NoClientCert',
+      // Only the two "Verify" modes check the chain; "RequireAny" only demands that a certificate is sent,
+      // which the server checks per request (see clientCertRequired).
+      rejectUnauthorized: authType === 'RequireAndVerifyClientCert',
+      minVersion: 'TLSv1.2',
+    };
+    if (tlsSection.client_ca_file) tls.ca = readPem(tlsSection.client_ca_file, 'client_ca_file', dir);
+    for (const [key, field] of [
+      ['min_version', 'minVersion'],
+      ['max_version', 'maxVersion'],
+    ] as const) {
+      const v = tlsSection[key];
+      if (v === undefined) continue;
+      if (typeof v !== 'string' || !TLS_VERSIONS[v]) throw new WebConfigError(`tls_server_config.${key}: unknown version "${String(v)}"`);
+      tls[field] = TLS_VERSIONS[v];
+    }
+    config.tls = tls;
+    config.clientAuth = authType;
+  }
+
+  const users = root.basic_auth_users as Record<string, unknown> | undefined;
+  if (users) {
+    config.basicAuthUsers = new Map();
+    for (const [user, hash] of Object.entries(users)) {
+      if (typeof hash !== 'string' || !/^\$2[abxy]\$\d\d\$/.test(hash)) {
+        throw new WebConfigError(`basic_auth_users.${user}: not a bcrypt hash`);
+      }
+      config.basicAuthUsers.set(user, hash);
+    }
+  }
+
+  const http = root.http_server_config as Record<string, unknown> | undefined;
+  if (http) {
+    checkKeys('http_server_config', http, ['headers', 'http2']);
+    if (http.headers) config.headers = Object.fromEntries(Object.entries(http.headers as object).map(([k, v]) => [k, String(v)]));
+  }
+  return config;
+}
+
+/**
+ * Checks `Authorization: Basic ...` against the bcrypt hashes. bcrypt is slow on purpose, so a successful
+ * check is remembered (keyed by a SHA-256 of user, password and hash) and scrapes stay cheap.
+ */
+export class BasicAuth {
+  private readonly verified = new Set<string>();
+
+  constructor(private readonly users: Map<string, string>) {}
+
+  async check(header: string | undefined): Promise<boolean> {
+    if (!header?.startsWith('Basic ')) return false;
+    const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) return false;
+    const user = decoded.slice(0, colon);
+    const password = decoded.slice(colon + 1);
+    const hash = this.users.get(user);
+    if (!hash) {
+      // Spend the same time as a real check so user names cannot be probed by timing.
+      await bcrypt.compare(password, '$2b$10$invalidinvalidinvalidinuOJX1l9C1Xw1vpxjDZrxcmnm9M7v7o.');
+      return false;
+    }
+    const key = createHash('sha256').update(`${user}\0${password}\0${hash}`).digest('hex');
+    if (this.verified.has(key)) return true;
+    // bcryptjs knows $2a$/$2b$; Go's bcrypt (htpasswd) writes $2y$, the same algorithm.
+    const ok = await bcrypt.compare(password, hash.replace(/^\$2y\$/, '$2b$'));
+    if (ok) {
+      if (this.verified.size > 1000) this.verified.clear();
+      this.verified.add(key);
+    }
+    return ok;
+  }
+}
