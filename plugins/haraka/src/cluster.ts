@@ -42,15 +42,68 @@ export function answerMaster(registry: Registry, onError: (err: unknown) => void
   });
 }
 
-/** In a worker: send the current values unasked (at shutdown, so the master keeps the latest counts). */
-export async function sendSnapshot(registry: Registry, requestId?: number): Promise<void> {
+/**
+ * In a worker at shutdown: send the current values unasked, so the master keeps the latest counts.
+ * Haraka sends `plugins.shutdown` and disconnects the worker in the same breath; the channel closes
+ * before any promise settles, so this snapshot is read and sent synchronously.
+ */
+export function sendFinalSnapshot(registry: Registry): void {
+  if (!process.send || !process.connected) return;
+  const metrics = snapshotNow(registry);
+  if (!metrics) {
+    void sendSnapshot(registry).catch(() => undefined); // unknown prom-client internals: best effort
+    return;
+  }
+  const reply: Reply = { type: REPLY, metrics };
+  process.send(reply, undefined, {}, () => undefined);
+}
+
+async function sendSnapshot(registry: Registry, requestId?: number): Promise<void> {
   if (!process.send || !process.connected) return;
   const metrics = (await registry.getMetricsAsJSON()) as MetricsJson;
   const reply: Reply = { type: REPLY, requestId, metrics };
-  process.send(reply, undefined, {}, (err) => {
-    // The channel may close during shutdown; losing that last snapshot is expected then.
-    void err;
+  process.send(reply, undefined, {}, () => {
+    // The channel may close while a worker goes away; its last answer is then the one the master keeps.
   });
+}
+
+interface HashEntry {
+  labels: Record<string, string | number>;
+  value?: number;
+  bucketValues?: Record<string, number>;
+  sum?: number;
+  count?: number;
+}
+
+/**
+ * registry.getMetricsAsJSON(), synchronously, from prom-client 15's metric internals (`hashMap`,
+ * `upperBounds`), for metrics without collect(). Undefined when the internals are not what it expects.
+ * test/plugins/haraka/labels.test.ts compares it with getMetricsAsJSON().
+ */
+export function snapshotNow(registry: Registry): MetricsJson | undefined {
+  const out: MetricsJson = [];
+  for (const metric of registry.getMetricsAsArray()) {
+    const m = metric as unknown as { name: string; help: string; type: string; aggregator: string; hashMap?: Record<string, HashEntry>; upperBounds?: number[]; collect?: unknown };
+    if (!m.hashMap || typeof m.collect === 'function') return undefined;
+    const values: MetricValue<string>[] = [];
+    for (const entry of Object.values(m.hashMap)) {
+      if (m.type !== 'histogram') {
+        values.push({ value: entry.value ?? 0, labels: entry.labels });
+        continue;
+      }
+      if (!m.upperBounds || !entry.bucketValues) return undefined;
+      let cumulative = 0;
+      for (const bound of m.upperBounds) {
+        cumulative += entry.bucketValues[bound] ?? 0;
+        values.push({ value: cumulative, labels: { le: bound, ...entry.labels }, metricName: `${m.name}_bucket` } as MetricValue<string>);
+      }
+      values.push({ value: entry.count ?? 0, labels: { le: '+Inf', ...entry.labels }, metricName: `${m.name}_bucket` } as MetricValue<string>);
+      values.push({ value: entry.sum ?? 0, labels: { ...entry.labels }, metricName: `${m.name}_sum` } as MetricValue<string>);
+      values.push({ value: entry.count ?? 0, labels: { ...entry.labels }, metricName: `${m.name}_count` } as MetricValue<string>);
+    }
+    out.push({ name: m.name, help: m.help, type: m.type, aggregator: m.aggregator, values } as unknown as MetricsJson[number]);
+  }
+  return out;
 }
 
 function withoutGauges(metrics: MetricsJson): MetricsJson {

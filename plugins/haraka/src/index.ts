@@ -15,7 +15,7 @@
  */
 import cluster from 'node:cluster';
 import { Registry } from 'prom-client';
-import { ClusterCollector, answerMaster, sendSnapshot } from './cluster';
+import { ClusterCollector, answerMaster, sendFinalSnapshot } from './cluster';
 import { DEFAULTS, parseConfig, type TinomailConfig } from './config';
 import {
   DENY_CODES,
@@ -254,7 +254,7 @@ export function shutdown(this: Plugin): void {
   const state = proc;
   if (!state) return;
   if (cluster.isWorker) {
-    sendSnapshot(state.registry).catch(() => undefined);
+    guard('shutdown', () => sendFinalSnapshot(state.registry));
     return;
   }
   state.collector?.stop();

@@ -5,6 +5,7 @@
  * The plugin is built by the root `pretest` (npm run build), or by the harness when dist is stale.
  */
 import nodemailer from 'nodemailer';
+import { rawSmtp } from './fixtures';
 import { scrape, scrapeUntil, startHaraka, value, type Haraka } from './harness';
 
 let haraka: Haraka;
@@ -94,3 +95,15 @@ test('a worker that cannot answer is served from its last answer, with HTTP 200'
     process.kill(stopped, 'SIGCONT');
   }
 });
+
+test('a graceful reload keeps what the workers counted since the last scrape (their shutdown snapshot)', async () => {
+  const before = await settled(8);
+  expect(accepted(before)).toBe(8);
+  await sendMany(4); // counted by the workers, never scraped before they go
+  const replies = await rawSmtp(haraka.smtpPort, ['INTERNALCMD gracefulRestart']);
+  expect(replies[1]).toMatch(/^250 /);
+  await haraka.waitForLog(/Reload complete/, 15000);
+  const m = await scrape(haraka.metricsUrl);
+  expect(accepted(m)).toBe(12);
+  expect(value(m, 'haraka_cluster_workers', { state: 'answered' })).toBe(2);
+}, 20000);
