@@ -15,6 +15,9 @@ export interface Transaction {
   results?: ResultStore;
   rcpt_count?: { accept: number; tempfail: number; reject: number };
   data_bytes?: number;
+  /** Set when the data_post hooks start (null before). */
+  data_post_start?: number | null;
+  /** Seconds the data_post hooks took; 0 until then. */
   data_post_delay?: number;
   msg_status?: string;
 }

@@ -287,7 +287,10 @@ function countTransaction(m: Metrics, txn: Transaction): void {
       }
     }
   }
-  if (typeof txn.data_post_delay === 'number' && txn.data_post_delay >= 0) m.dataPostDelay.observe(txn.data_post_delay);
+  // data_post_delay starts at 0 in every transaction: only those that reached data_post have one.
+  if (typeof txn.data_post_start === 'number' && typeof txn.data_post_delay === 'number' && txn.data_post_delay >= 0) {
+    m.dataPostDelay.observe(txn.data_post_delay);
+  }
 
   for (const r of parseAuthenticationResults(txn.notes.authentication_results)) {
     m.senderAuthentication.inc({ method: r.method, result: r.result, source: 'haraka' });

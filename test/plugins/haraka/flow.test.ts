@@ -166,10 +166,12 @@ test('rejections by a test plugin at mail, rcpt and data_post carry plugin, hook
       ['haraka_messages_total', { result: 'reject' }],
       ['haraka_transactions_total'],
       ['haraka_mail_from_to_queued_seconds_count'],
+      ['haraka_data_post_delay_seconds_count'],
     ],
   );
-  // 3 transactions; accepted recipients: 1 (second mail) + 1 (third, rejected at data_post); 1 message queued.
-  expect(d).toEqual([1, 1, 1, 1, 2, 1, 1, 3, 1]);
+  // 3 transactions; accepted recipients: 1 (second mail) + 1 (third, rejected at data_post); 1 message
+  // queued; data_post ran for the second and third only.
+  expect(d).toEqual([1, 1, 1, 1, 2, 1, 1, 3, 1, 2]);
 });
 
 test("haraka-plugin-wildduck's reject codes are counted by code, unknown codes as other", async () => {
