@@ -1,7 +1,8 @@
 /**
  * Pure functions that turn what Haraka and its plugins leave behind into bounded label values.
  * Nothing here sees an address, a user name or an IP as a label: outside values pass an allowlist
- * (or a first-N bound) and everything else becomes `other`.
+ * (or a first-N bound) and everything else becomes `other`. allowlisted() and BoundedLabel mirror
+ * exporters/kit/labels.ts on purpose: the plugin is its own npm package and cannot import the exporters.
  */
 
 export const OTHER = 'other';
