@@ -3,14 +3,8 @@
  * WildDuck, Haraka and ZoneMTA do not run here: test/gelf/upstream-lines.ts holds their messages as the
  * upstream code builds them. test/gelf/clients.test.ts sends the same lines through the real GELF clients.
  */
-import { nonZero, newReceiver, sample } from './helpers';
+import { mailSamples, newReceiver, sample } from './helpers';
 import { UPSTREAM_LINES } from './upstream-lines';
-
-/** The mail families (not the receiver's own packets/messages/errors), without histogram buckets. */
-export const MAIL_PREFIXES = ['gelf_auth_', 'gelf_imap_', 'gelf_mx_', 'gelf_mta_', 'gelf_forwards_', 'gelf_autoreplies_'];
-export function mailSamples(text: string): string[] {
-  return MAIL_PREFIXES.flatMap((p) => nonZero(text, p)).filter((l) => !l.includes('_bucket{')).sort();
-}
 
 describe.each(UPSTREAM_LINES.map((l) => [l.name, l] as const))('%s', (_name, line) => {
   test('gives exactly its samples', async () => {

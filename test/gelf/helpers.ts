@@ -26,6 +26,12 @@ export function nonZero(text: string, prefix: string): string[] {
     .sort();
 }
 
+/** The mail families (not the receiver's own packets/messages/errors), without histogram buckets. */
+const MAIL_PREFIXES = ['gelf_auth_', 'gelf_imap_', 'gelf_mx_', 'gelf_mta_', 'gelf_forwards_', 'gelf_autoreplies_'];
+export function mailSamples(text: string): string[] {
+  return MAIL_PREFIXES.flatMap((p) => nonZero(text, p)).filter((l) => !l.includes('_bucket{')).sort();
+}
+
 /** Polls until check() is true (UDP gives no delivery event to wait on); fails after timeoutMs. */
 export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
   const until = Date.now() + timeoutMs;
