@@ -60,7 +60,7 @@ function shortChunks(payload: Buffer, size: number, id = 0x5a): Buffer[] {
 }
 
 /** Chunks as the spec (and gelf-pro, graylog senders) build them: 1e 0f, 8-byte id, seq, count. */
-function specChunksOf(parts: Buffer[], id = Buffer.from('0102030405060708', 'hex')): Buffer[] {
+function specChunksOf(parts: Buffer[], id: Buffer = Buffer.from('0102030405060708', 'hex')): Buffer[] {
   return parts.map((p, seq) => Buffer.concat([Buffer.from([0x1e, 0x0f]), id, Buffer.from([seq, parts.length]), p]));
 }
 
