@@ -104,7 +104,9 @@ export class ChunkAssembler {
     this.remember(source, header.format);
 
     const key = keyOf(source, header);
-    const data = buf.subarray(header.dataOffset);
+    // a copy of exactly the data: a view would keep the whole receive buffer alive while the message waits
+    const data = Buffer.allocUnsafeSlow(buf.length - header.dataOffset);
+    buf.copy(data, 0, header.dataOffset);
     let entry = this.pending.get(key);
     if (entry === undefined) {
       if (header.count === 1) return data; // gelf-pro sends every message as chunks, also single ones
