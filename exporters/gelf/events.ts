@@ -5,9 +5,10 @@
  * addresses, user names, user ids and IPs in the messages are never read into labels.
  * docs/gelf.md lists each metric with the log line that feeds it.
  */
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Histogram, type Registry } from 'prom-client';
 import { allowlisted, BoundedLabel } from '../kit/labels';
 import type { GelfMessage } from './decode';
+import { Tally } from './tally';
 
 /** WildDuck `_auth_result` values (lib/user-handler.js), plus the MTA's 2FA refusal. */
 export const AUTH_RESULTS = ['success', 'fail', 'error', 'ratelimited', 'unknown', 'disabled', 'suspended', 'scope_disabled', 'asp_required'];
@@ -45,23 +46,23 @@ export interface MailEventOptions {
 const yes = (v: unknown) => v === 'yes';
 
 export class MailEvents {
-  private readonly authAttempts: Counter<'component' | 'scope' | 'result'>;
-  private readonly imapConnections: Counter<'result'>;
-  private readonly rcptAccepted: Counter;
-  private readonly rcptRejected: Counter<'code'>;
-  private readonly rcptUnknown: Counter;
-  private readonly rcptOverQuota: Counter;
-  private readonly rateLimitHits: Counter<'selector'>;
-  private readonly stored: Counter;
-  private readonly storedBytes: Counter;
-  private readonly storeFailures: Counter;
+  private readonly authAttempts: Tally<'component' | 'scope' | 'result'>;
+  private readonly imapConnections: Tally<'result'>;
+  private readonly rcptAccepted: Tally;
+  private readonly rcptRejected: Tally<'code'>;
+  private readonly rcptUnknown: Tally;
+  private readonly rcptOverQuota: Tally;
+  private readonly rateLimitHits: Tally<'selector'>;
+  private readonly stored: Tally;
+  private readonly storedBytes: Tally;
+  private readonly storeFailures: Tally;
   private readonly spamScore: Histogram;
-  private readonly spamActions: Counter<'action'>;
-  private readonly forwards: Counter<'component' | 'result'>;
-  private readonly autoreplies: Counter<'component' | 'result'>;
-  private readonly mtaMessages: Counter<'action' | 'zone' | 'category'>;
-  private readonly dailyLimitHits: Counter;
-  private readonly fromRewrites: Counter<'kind'>;
+  private readonly spamActions: Tally<'action'>;
+  private readonly forwards: Tally<'component' | 'result'>;
+  private readonly autoreplies: Tally<'component' | 'result'>;
+  private readonly mtaMessages: Tally<'action' | 'zone' | 'category'>;
+  private readonly dailyLimitHits: Tally;
+  private readonly fromRewrites: Tally<'kind'>;
 
   private readonly authResults = new Set(AUTH_RESULTS);
   private readonly authScopes = new Set(AUTH_SCOPES);
@@ -72,9 +73,8 @@ export class MailEvents {
   private readonly zone: (raw: unknown) => string;
 
   constructor(opts: MailEventOptions) {
-    const registers = [opts.registry];
-    const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
-      new Counter<L>({ name, help, labelNames, registers });
+    const registry = opts.registry;
+    const counter = <L extends string = never>(name: string, help: string, labelNames: L[] = []) => new Tally<L>({ name, help, labelNames, registry });
 
     this.authAttempts = counter('gelf_auth_attempts_total', 'Authentication attempts logged by WildDuck and the MTA, by result.', ['component', 'scope', 'result']);
     this.imapConnections = counter('gelf_imap_connections_total', 'IMAP sessions established, or refused because the user reached the connection limit.', ['result']);
@@ -90,7 +90,7 @@ export class MailEvents {
       name: 'gelf_mx_spam_score',
       help: 'Rspamd score of each message copy the MX stored.',
       buckets: [-5, -2, 0, 2, 4, 6, 8, 10, 15, 20, 50],
-      registers,
+      registers: [registry],
     });
     this.spamActions = counter('gelf_mx_spam_actions_total', 'Rspamd action of each message copy the MX stored.', ['action']);
     this.forwards = counter('gelf_forwards_total', 'Forwards queued (done), skipped as spam, refused by the forward rate limit, or failed.', ['component', 'result']);
@@ -193,7 +193,7 @@ export class MailEvents {
     if (yes(msg._stored)) {
       this.stored.inc();
       const size = Number(msg._stored_size);
-      if (Number.isFinite(size) && size > 0) this.storedBytes.inc(size);
+      if (Number.isFinite(size) && size > 0) this.storedBytes.inc(undefined, size);
       // a score of 0 is deleted before sending (falsy fields are dropped): an action without a score means 0
       if (msg._spam_action !== undefined || msg._spam_score !== undefined) {
         const score = Number(msg._spam_score ?? 0);

@@ -4,11 +4,12 @@
  * for the rest of its message, or a `gelf_decode_errors_total` reason (chunked messages that never complete
  * are counted once, as chunk_expired or pending_limit, when they are dropped).
  */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { allowlisted } from '../kit/labels';
 import { ChunkAssembler, isChunk } from './chunks';
 import { DECODE_ERROR_REASONS, type DecodeErrorReason, decodePayload, type GelfMessage } from './decode';
 import { MailEvents } from './events';
+import { Tally } from './tally';
 
 export type Protocol = 'udp' | 'tcp';
 export type Outcome = 'message' | 'pending' | DecodeErrorReason;
@@ -24,44 +25,28 @@ export interface ReceiverOptions {
   maxPendingBytes: number;
 }
 
-/** prom-client children cached per label value: the hot path then skips hashing label objects. */
-class ChildCache<T> {
-  private readonly children = new Map<string, T>();
-  constructor(private readonly make: (value: string) => T) {}
-  get(value: string): T {
-    let child = this.children.get(value);
-    if (child === undefined) {
-      child = this.make(value);
-      this.children.set(value, child);
-    }
-    return child;
-  }
-}
-
 export class GelfReceiver {
   readonly assembler: ChunkAssembler;
   private readonly events: MailEvents;
   private readonly components: Set<string>;
   private readonly maxMessageBytes: number;
-  private readonly packets: ChildCache<Counter.Internal>;
-  private readonly bytes: ChildCache<Counter.Internal>;
-  private readonly messages: ChildCache<Counter.Internal>;
-  private readonly errors: Counter<'reason'>;
+  private readonly packets: Tally<'protocol'>;
+  private readonly bytes: Tally<'protocol'>;
+  private readonly messages: Tally<'component'>;
+  private readonly errors: Tally<'reason'>;
 
   constructor(opts: ReceiverOptions) {
-    const registers = [opts.registry];
-    const packets = new Counter({ name: 'gelf_packets_total', help: 'GELF UDP datagrams (chunks included) and TCP frames received.', labelNames: ['protocol'], registers });
-    const bytes = new Counter({ name: 'gelf_received_bytes_total', help: 'Bytes of GELF UDP datagrams and TCP frames received.', labelNames: ['protocol'], registers });
-    const messages = new Counter({ name: 'gelf_messages_total', help: 'GELF messages decoded, by sending component (_component).', labelNames: ['component'], registers });
-    this.errors = new Counter({ name: 'gelf_decode_errors_total', help: 'GELF datagrams, frames or chunked messages dropped, by reason.', labelNames: ['reason'], registers });
+    const registry = opts.registry;
+    const registers = [registry];
+    this.packets = new Tally({ name: 'gelf_packets_total', help: 'GELF UDP datagrams (chunks included) and TCP frames received.', labelNames: ['protocol'], registry });
+    this.bytes = new Tally({ name: 'gelf_received_bytes_total', help: 'Bytes of GELF UDP datagrams and TCP frames received.', labelNames: ['protocol'], registry });
+    this.messages = new Tally({ name: 'gelf_messages_total', help: 'GELF messages decoded, by sending component (_component).', labelNames: ['component'], registry });
+    this.errors = new Tally({ name: 'gelf_decode_errors_total', help: 'GELF datagrams, frames or chunked messages dropped, by reason.', labelNames: ['reason'], registry });
     for (const reason of DECODE_ERROR_REASONS) this.errors.inc({ reason }, 0);
-    for (const protocol of ['udp', 'tcp']) {
-      packets.inc({ protocol }, 0);
-      bytes.inc({ protocol }, 0);
+    for (const protocol of ['udp', 'tcp'] as const) {
+      this.packets.inc({ protocol }, 0);
+      this.bytes.inc({ protocol }, 0);
     }
-    this.packets = new ChildCache((protocol) => packets.labels(protocol));
-    this.bytes = new ChildCache((protocol) => bytes.labels(protocol));
-    this.messages = new ChildCache((component) => messages.labels(component));
 
     this.assembler = new ChunkAssembler(opts, (reason) => this.errors.inc({ reason }));
     const assembler = this.assembler;
@@ -88,12 +73,12 @@ export class GelfReceiver {
   }
 
   /** Handles one UDP datagram or one TCP frame (without its terminating \0) from `source` (ip:port). */
-  receive(buf: Buffer, protocol: Protocol, source: string, now = Date.now()): Outcome {
-    this.packets.get(protocol).inc();
-    this.bytes.get(protocol).inc(buf.length);
+  receive(buf: Buffer, protocol: Protocol, source: string, now?: number): Outcome {
+    this.packets.inc({ protocol });
+    this.bytes.inc({ protocol }, buf.length);
     let payload = buf;
     if (isChunk(buf)) {
-      const result = this.assembler.add(buf, source, now);
+      const result = this.assembler.add(buf, source, now ?? Date.now());
       if (typeof result === 'string') return this.fail(result);
       payload = result;
     }
@@ -110,8 +95,8 @@ export class GelfReceiver {
 
   /** Counts a frame dropped before it could be decoded (a TCP frame over the size cap). */
   reject(protocol: Protocol, byteLength: number, reason: DecodeErrorReason): DecodeErrorReason {
-    this.packets.get(protocol).inc();
-    this.bytes.get(protocol).inc(byteLength);
+    this.packets.inc({ protocol });
+    this.bytes.inc({ protocol }, byteLength);
     return this.fail(reason);
   }
 
@@ -122,7 +107,7 @@ export class GelfReceiver {
 
   private count(msg: GelfMessage): void {
     const component = allowlisted(msg._component, this.components);
-    this.messages.get(component).inc();
+    this.messages.inc({ component });
     this.events.observe(msg, component);
   }
 }

@@ -90,7 +90,8 @@ export class GelfServer {
     udp.on('message', (buf, rinfo) => {
       if (forwarder.enabled) forwarder.send('udp', buf);
       try {
-        receiver.receive(buf, 'udp', `${rinfo.address}:${rinfo.port}`);
+        // the sender's address matters only to reassemble chunks: no string for the others
+        receiver.receive(buf, 'udp', buf[0] === 0x1e ? `${rinfo.address}:${rinfo.port}` : '');
       } catch (err) {
         log.error('unexpected error handling a datagram', { err });
       }
