@@ -102,7 +102,8 @@ describe('ChunkAssembler', () => {
   test('tells the formats apart over many random ids; after a first message, also with the first chunk last', () => {
     const crypto = require('node:crypto');
     for (let i = 0; i < 400; i++) {
-      const payload = deflateSync(crypto.randomBytes(3000));
+      // JSON as the senders compress it (Huffman blocks: the bytes after a 5-byte header often parse as a 12-byte one)
+      const payload = deflateSync(json({ ...MSG, n: i, full_message: crypto.randomBytes(1500).toString('hex') }));
       const short = i % 2 === 1;
       const chunks = short ? shortChunks(payload, 700, i & 0xff) : specChunks(payload, 700, crypto.randomBytes(8));
       // one client socket, one format; its first message arrives in order, later ones partly reordered
@@ -110,6 +111,26 @@ describe('ChunkAssembler', () => {
       const results = feed(order, `${short ? 'short' : 'spec'}-${i % 10}`);
       expect(Buffer.compare(results.at(-1) as Buffer, payload)).toBe(0);
     }
+    expect(dropped).toEqual([]);
+  });
+
+  test('a first chunk from a new sender that parses both ways is told apart by the payload header after it', () => {
+    const crypto = require('node:crypto');
+    // gelf@2.0.1 chunks whose data bytes 5-6 happen to look like a spec header's sequence and count (about 1 in 8)
+    let short: Buffer[] = [];
+    let payload = Buffer.alloc(0);
+    const parsesAsSpec = (c: Buffer) => c[11] >= 1 && c[11] <= 128 && c[10] < c[11];
+    for (let tries = 0; tries < 10_000; tries++) {
+      payload = deflateSync(json({ ...MSG, full_message: crypto.randomBytes(2000).toString('hex') }));
+      short = shortChunks(payload, 1000);
+      if (parsesAsSpec(short[0])) break;
+    }
+    expect(parsesAsSpec(short[0])).toBe(true);
+    expect(Buffer.compare(feed(short, 'new-short-sender').at(-1) as Buffer, payload)).toBe(0);
+
+    // spec chunks whose id bytes 1-2 look like a 5-byte header's sequence 0 of 5
+    const spec = specChunks(payload, 1000, Buffer.from([9, 0, 5, 1, 2, 3, 4, 5]));
+    expect(Buffer.compare(feed(spec, 'new-spec-sender').at(-1) as Buffer, payload)).toBe(0);
     expect(dropped).toEqual([]);
   });
 
