@@ -104,17 +104,17 @@ export class ChunkAssembler {
     this.remember(source, header.format);
 
     const key = keyOf(source, header);
-    // a copy of exactly the data: a view would keep the whole receive buffer alive while the message waits
-    const data = Buffer.allocUnsafeSlow(buf.length - header.dataOffset);
-    buf.copy(data, 0, header.dataOffset);
     let entry = this.pending.get(key);
     if (entry === undefined) {
-      if (header.count === 1) return data; // gelf-pro sends every message as chunks, also single ones
+      if (header.count === 1) return buf.subarray(header.dataOffset); // gelf-pro chunks even single messages
       entry = { parts: new Array(header.count), received: 0, bytes: 0, firstAt: now };
       this.pending.set(key, entry);
     } else if (entry.parts[header.seq] !== undefined) {
       return 'duplicate_chunk';
     }
+    // a copy of exactly the data: a view would keep the whole receive buffer alive while the message waits
+    const data = Buffer.allocUnsafeSlow(buf.length - header.dataOffset);
+    buf.copy(data, 0, header.dataOffset);
     entry.parts[header.seq] = data;
     entry.received++;
     entry.bytes += data.length;
