@@ -6,10 +6,11 @@
 import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
-import { Counter, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { parseAddress } from '../kit/flags';
 import type { Logger } from '../kit/log';
 import type { Protocol } from './receiver';
+import { Tally } from './tally';
 
 /** Frames waiting in the TCP socket beyond this are dropped rather than buffered. */
 const MAX_TCP_BACKLOG_BYTES = 4 * 1024 * 1024;
@@ -22,20 +23,20 @@ export class Forwarder {
   private udp?: dgram.Socket;
   private tcp?: net.Socket;
   private lastConnectAt = -Infinity;
-  private readonly forwarded: Counter<'protocol'>;
-  private readonly dropped: Counter<'protocol'>;
-  private readonly onUdpSent = (err: Error | null) => {
-    if (err) this.dropped.inc({ protocol: 'udp' });
-  };
+  private readonly forwarded: Tally<'protocol'>;
+  private readonly dropped: Tally<'protocol'>;
+  /** Counted when the socket reports the outcome: a frame written to a connection that then fails is dropped. */
+  private readonly onUdpSent = (err: Error | null | undefined) => (err ? this.dropped : this.forwarded).inc({ protocol: 'udp' });
+  private readonly onTcpSent = (err: Error | null | undefined) => (err ? this.dropped : this.forwarded).inc({ protocol: 'tcp' });
 
   constructor(
     private readonly address: string,
     registry: Registry,
     private readonly log: Logger,
   ) {
-    this.forwarded = new Counter({ name: 'gelf_forwarded_total', help: 'Datagrams and frames passed on to --gelf.forward-address.', labelNames: ['protocol'], registers: [registry] });
-    this.dropped = new Counter({ name: 'gelf_forward_dropped_total', help: 'Datagrams and frames that could not be passed on to --gelf.forward-address.', labelNames: ['protocol'], registers: [registry] });
-    for (const protocol of ['udp', 'tcp']) {
+    this.forwarded = new Tally({ name: 'gelf_forwarded_total', help: 'Datagrams and frames passed on to --gelf.forward-address.', labelNames: ['protocol'], registry });
+    this.dropped = new Tally({ name: 'gelf_forward_dropped_total', help: 'Datagrams and frames that could not be passed on to --gelf.forward-address.', labelNames: ['protocol'], registry });
+    for (const protocol of ['udp', 'tcp'] as const) {
       this.forwarded.inc({ protocol }, 0);
       this.dropped.inc({ protocol }, 0);
     }
@@ -59,9 +60,7 @@ export class Forwarder {
 
   send(protocol: Protocol, data: Buffer): void {
     if (protocol === 'udp') {
-      if (!this.udp) return;
-      this.udp.send(data, this.port, this.host, this.onUdpSent);
-      this.forwarded.inc({ protocol });
+      this.udp?.send(data, this.port, this.host, this.onUdpSent);
     } else {
       const socket = this.connection();
       if (!socket || socket.writableLength > MAX_TCP_BACKLOG_BYTES) {
@@ -69,8 +68,7 @@ export class Forwarder {
         return;
       }
       socket.write(data);
-      socket.write(FRAME_END);
-      this.forwarded.inc({ protocol });
+      socket.write(FRAME_END, this.onTcpSent);
     }
   }
 

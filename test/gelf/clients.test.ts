@@ -197,6 +197,27 @@ describe('--gelf.forward-address', () => {
       await up.close();
     }
   });
+
+  test('an unreachable upstream costs counted drops, never the counting', async () => {
+    const closed = net.createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const gelf = await startGelf([`--gelf.forward-address=127.0.0.1:${port}`]);
+    try {
+      const frames = Array.from({ length: 20 }, (_, i) => `{"short_message":"MTA [QUEUED] ${i}","_component":"mta","_mail_action":"queued"}\0`).join('');
+      net.connect(gelf.exporter.tcpPort, '127.0.0.1').end(frames);
+      await waitFor(async () => {
+        const text = await gelf.metrics();
+        return sumOf(text, 'gelf_forward_dropped_total') + sumOf(text, 'gelf_forwarded_total') === 20;
+      }, 5000, 'every frame forwarded or dropped');
+      const text = await gelf.metrics();
+      expect(sample(text, 'gelf_forward_dropped_total', { protocol: 'tcp' })).toBe(20);
+      expect(sample(text, 'gelf_mta_messages_total', { action: 'queued', zone: 'none', category: 'none' })).toBe(20);
+    } finally {
+      await gelf.stop();
+    }
+  });
 });
 
 describe('behind the kit', () => {
