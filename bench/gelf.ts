@@ -30,7 +30,7 @@ const LOSS_SECONDS = 10;
 const PENDING_MESSAGES = 1000;
 
 /** What WildDuck's loggelf sends for IMAP FETCH, AUTHOK and CONNSTART, zlib-compressed as gelf@2.0.1 does. */
-export function wildduckPackets(n: number): Buffer[] {
+function wildduckPackets(n: number): Buffer[] {
   const packets: Buffer[] = [];
   for (let i = 0; i < n; i++) {
     const common = { version: '1.0', host: `mail${i % 3}.example.com`, facility: 'wildduck', timestamp: 1763900000 + i / 1000, _component: 'wildduck', _ip: `192.0.2.${i % 250}`, _sess: `sess${i}` };
@@ -74,7 +74,7 @@ function finish() { socket.close(); parentPort.postMessage({ sent, seconds: (Dat
 rate ? paced() : blast();
 `;
 
-export function runSender(port: number, packets: Buffer[], seconds: number, rate = 0): Promise<{ sent: number; seconds: number }> {
+function runSender(port: number, packets: Buffer[], seconds: number, rate = 0): Promise<{ sent: number; seconds: number }> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(SENDER, { eval: true, workerData: { port, packets, seconds, rate } });
     worker.once('message', resolve);
