@@ -11,7 +11,8 @@ import { deflateSync, gzipSync } from 'node:zlib';
 import { definition, type GelfExporter } from '../../exporters/gelf';
 import { runExporter } from '../../exporters/kit/run';
 import { silentLogger } from '../../exporters/kit/log';
-import { mailSamples, sample, startGelf, type StartedGelf, sumOf, waitFor } from './helpers';
+import { sample, total } from '../helpers/exposition';
+import { mailSamples, startGelf, type StartedGelf, waitFor } from './helpers';
 import { UPSTREAM_LINES } from './upstream-lines';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -65,7 +66,7 @@ describe('real GELF clients', () => {
 
     await waitFor(async () => (await gelf.outcomes()) === UPSTREAM_LINES.length + 5, 5000, 'all messages');
     const text = await gelf.metrics();
-    expect(sumOf(text, 'gelf_decode_errors_total')).toBe(0);
+    expect(total(text, 'gelf_decode_errors_total')).toBe(0);
     expect(sample(text, 'gelf_auth_attempts_total', { component: 'wildduck', scope: 'imap', result: 'error' })).toBe(5);
     expect(sample(text, 'gelf_packets_total', { protocol: 'udp' })).toBeGreaterThan(UPSTREAM_LINES.length + 5 * (connection === 'lan' ? 1 : 10));
     const withoutBig = mailSamples(text).filter((l) => !l.includes('result="error"'));
@@ -209,7 +210,7 @@ describe('--gelf.forward-address', () => {
       net.connect(gelf.exporter.tcpPort, '127.0.0.1').end(frames);
       await waitFor(async () => {
         const text = await gelf.metrics();
-        return sumOf(text, 'gelf_forward_dropped_total') + sumOf(text, 'gelf_forwarded_total') === 20;
+        return total(text, 'gelf_forward_dropped_total') + total(text, 'gelf_forwarded_total') === 20;
       }, 5000, 'every frame forwarded or dropped');
       const text = await gelf.metrics();
       expect(sample(text, 'gelf_forward_dropped_total', { protocol: 'tcp' })).toBe(20);

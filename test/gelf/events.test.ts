@@ -3,7 +3,8 @@
  * WildDuck, Haraka and ZoneMTA do not run here: test/gelf/upstream-lines.ts holds their messages as the
  * upstream code builds them. test/gelf/clients.test.ts sends the same lines through the real GELF clients.
  */
-import { mailSamples, newReceiver, sample } from './helpers';
+import { sample } from '../helpers/exposition';
+import { mailSamples, newReceiver } from './helpers';
 import { UPSTREAM_LINES } from './upstream-lines';
 
 describe.each(UPSTREAM_LINES.map((l) => [l.name, l] as const))('%s', (_name, line) => {

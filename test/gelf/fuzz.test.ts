@@ -9,7 +9,8 @@ import vm from 'node:vm';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { CHUNK_TIMEOUT_MS } from '../../exporters/gelf/chunks';
 import type { Outcome } from '../../exporters/gelf/receiver';
-import { newReceiver, sample, startGelf, sumOf, waitFor } from './helpers';
+import { sample, total } from '../helpers/exposition';
+import { newReceiver, startGelf, waitFor } from './helpers';
 import { UPSTREAM_LINES } from './upstream-lines';
 
 const SEED = Number(process.env.GELF_FUZZ_SEED ?? 20261123);
@@ -137,7 +138,7 @@ test('90,000 packets fed to the receiver: no throw, bounded memory, every packet
 
   const text = await registry.metrics();
   expect(sample(text, 'gelf_packets_total', { protocol: 'udp' })).toBe(90_000);
-  expect(sumOf(text, 'gelf_messages_total')).toBe(tally.get('message'));
+  expect(total(text, 'gelf_messages_total')).toBe(tally.get('message'));
   // every outcome but 'pending' is its own counter increment; chunks that waited end as a message, an
   // error of the chunk that completed them, or once as chunk_expired / pending_limit
   const dropped = (sample(text, 'gelf_decode_errors_total', { reason: 'chunk_expired' }) ?? 0) + (sample(text, 'gelf_decode_errors_total', { reason: 'pending_limit' }) ?? 0);
@@ -168,13 +169,13 @@ test('10,000 packets over a real UDP socket: all counted, and the exporter still
       await waitFor(async () => sample(await gelf.metrics(), 'gelf_packets_total', { protocol: 'udp' }) === sent, 5000, `${sent} packets`);
     }
     const text = await gelf.metrics();
-    const outcomes = sumOf(text, 'gelf_messages_total') + sumOf(text, 'gelf_decode_errors_total');
+    const outcomes = total(text, 'gelf_messages_total') + total(text, 'gelf_decode_errors_total');
     expect(outcomes).toBeGreaterThan(8000);
     expect(outcomes + (sample(text, 'gelf_pending_messages') ?? 0)).toBeLessThanOrEqual(10_000);
 
-    const before = sumOf(text, 'gelf_messages_total');
+    const before = total(text, 'gelf_messages_total');
     await new Promise((r) => socket.send(deflateSync('{"short_message":"WILDDUCK still here","_component":"wildduck"}'), port, '127.0.0.1', r));
-    await waitFor(async () => sumOf(await gelf.metrics(), 'gelf_messages_total') === before + 1, 5000, 'a valid message after the fuzz');
+    await waitFor(async () => total(await gelf.metrics(), 'gelf_messages_total') === before + 1, 5000, 'a valid message after the fuzz');
   } finally {
     socket.close();
     await gelf.stop();

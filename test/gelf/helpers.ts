@@ -1,22 +1,10 @@
-/** Shared by the GELF tests: start the exporter on free ports, read samples, wait for counters. */
+/** Shared by the GELF tests: start the exporter on free ports, list samples, wait for counters. */
 import { Registry } from 'prom-client';
 import { parseFlags } from '../../exporters/kit/flags';
 import { silentLogger } from '../../exporters/kit/log';
 import { definition, type GelfExporter } from '../../exporters/gelf';
 import { GelfReceiver, type ReceiverOptions } from '../../exporters/gelf/receiver';
-
-/** The value of one sample in Prometheus text output, e.g. sample(text, 'gelf_messages_total', {component: 'mx'}). */
-export function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  const wanted = Object.entries(labels);
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const got = new Map<string, string>();
-    for (const pair of (m[2] ?? '').matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)) got.set(pair[1], pair[2]);
-    if (got.size === wanted.length && wanted.every(([k, v]) => got.get(k) === v)) return Number(m[3]);
-  }
-  return undefined;
-}
+import { total } from '../helpers/exposition';
 
 /** Every sample of a metric family with a non-zero value, as 'name{labels} value' lines (sorted). */
 export function nonZero(text: string, prefix: string): string[] {
@@ -63,17 +51,10 @@ export async function startGelf(extraFlags: string[] = []): Promise<StartedGelf>
     metrics,
     async outcomes() {
       const text = await metrics();
-      return sumOf(text, 'gelf_messages_total') + sumOf(text, 'gelf_decode_errors_total');
+      return total(text, 'gelf_messages_total') + total(text, 'gelf_decode_errors_total');
     },
     stop: () => exporter.stop(),
   };
-}
-
-export function sumOf(text: string, name: string): number {
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith(name + '{') || l.startsWith(name + ' '))
-    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 }
 
 /** A receiver without sockets, with the exporter's defaults unless overridden. */
