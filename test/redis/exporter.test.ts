@@ -8,28 +8,16 @@ import { createLogger } from '../../exporters/kit/log';
 import { runExporter, type RunningExporter } from '../../exporters/kit/run';
 import { definition } from '../../exporters/redis';
 import { KeyScanner } from '../../exporters/redis/mail-keys';
-import { freePort, RedisServer, sample } from './helpers';
+import { sample, scrape, scrapeUntil } from '../helpers/exposition';
+import { freePort, RedisServer } from './helpers';
 
 const U1 = '6510f1c2a0b1c2d3e4f5a6b7';
 const U2 = '6510f1c2a0b1c2d3e4f5a6b8';
 const U3 = '6510f1c2a0b1c2d3e4f5a6b9';
 
-async function scrape(running: RunningExporter): Promise<string> {
-  const res = await fetch(`${running.url}/metrics`);
-  expect(res.status).toBe(200);
-  return res.text();
-}
-
-/** Scrapes until `ready(body)` holds (the scan runs in the background on its interval). */
-async function scrapeUntil(running: RunningExporter, ready: (body: string) => boolean, timeoutMs = 10_000): Promise<string> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const body = await scrape(running);
-    if (ready(body)) return body;
-    if (Date.now() > until) throw new Error(`condition not met; last scrape:\n${body}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const metricsUrl = (r: RunningExporter) => `${r.url}/metrics`;
+/** The scan runs in the background on its interval: wait for what it should find. */
+const scrapeUntilReady = (r: RunningExporter, ready: (body: string) => boolean) => scrapeUntil(metricsUrl(r), ready, 10_000);
 
 const scanCompletedAfter = (since: number) => (body: string) =>
   (sample(body, 'redis_mail_keys_scan_last_complete_timestamp_seconds') ?? 0) * 1000 >= since;
@@ -89,32 +77,32 @@ describe('redis exporter against a real redis-server', () => {
       '--redis.scan-key-budget=200',
     ], { log: createLogger({ write: () => undefined }) });
 
-    const body = await scrapeUntil(running, scanCompletedAfter(started));
+    const body = await scrapeUntilReady(running, scanCompletedAfter(started));
     expect(sample(body, 'redis_up')).toBe(1);
     expect(body).toMatch(/^redis_server_info\{version="\d+\.\d+\.\d+",mode="standalone"\} 1$/m);
     expect(sample(body, 'redis_memory_used_bytes')).toBeGreaterThan(0);
-    expect(sample(body, 'redis_db_keys{db="3"}')).toBe(615);
-    expect(sample(body, 'redis_db_keys{db="0"}')).toBe(1);
-    expect(sample(body, 'redis_replication_role{role="master"}')).toBe(1);
+    expect(sample(body, 'redis_db_keys', { db: '3' })).toBe(615);
+    expect(sample(body, 'redis_db_keys', { db: '0' })).toBe(1);
+    expect(sample(body, 'redis_replication_role', { role: 'master' })).toBe(1);
 
     expect(sample(body, 'redis_wildduck_imap_connections')).toBe(4);
     expect(sample(body, 'redis_wildduck_imap_connected_users')).toBe(2);
     expect(sample(body, 'redis_wildduck_imap_connections_per_user_max')).toBe(3);
-    expect(sample(body, 'redis_wildduck_auth_failure_counters{kind="password"}')).toBe(3);
-    expect(sample(body, 'redis_wildduck_auth_failure_counters{kind="totp"}')).toBe(1);
-    expect(sample(body, 'redis_wildduck_auth_lockouts{kind="password"}')).toBe(1);
-    expect(sample(body, 'redis_wildduck_auth_lockouts{kind="totp"}')).toBe(1);
-    expect(sample(body, 'redis_wildduck_rate_limit_counters{family="rl:rcpt"}')).toBe(4);
-    expect(sample(body, 'redis_wildduck_rate_limit_counters{family="rl:rcptIp"}')).toBe(2);
-    expect(sample(body, 'redis_wildduck_rate_limit_counters{family="wdr"}')).toBe(3);
-    expect(sample(body, 'redis_wildduck_rate_limit_counters{family="wdf"}')).toBe(1);
+    expect(sample(body, 'redis_wildduck_auth_failure_counters', { kind: 'password' })).toBe(3);
+    expect(sample(body, 'redis_wildduck_auth_failure_counters', { kind: 'totp' })).toBe(1);
+    expect(sample(body, 'redis_wildduck_auth_lockouts', { kind: 'password' })).toBe(1);
+    expect(sample(body, 'redis_wildduck_auth_lockouts', { kind: 'totp' })).toBe(1);
+    expect(sample(body, 'redis_wildduck_rate_limit_counters', { family: 'rl:rcpt' })).toBe(4);
+    expect(sample(body, 'redis_wildduck_rate_limit_counters', { family: 'rl:rcptIp' })).toBe(2);
+    expect(sample(body, 'redis_wildduck_rate_limit_counters', { family: 'wdr' })).toBe(3);
+    expect(sample(body, 'redis_wildduck_rate_limit_counters', { family: 'wdf' })).toBe(1);
     // 615 keys with a 200-key budget per pass: the cycle needed several passes and saw every key.
     expect(sample(body, 'redis_mail_keys_scan_passes')).toBeGreaterThanOrEqual(3);
     expect(sample(body, 'redis_mail_keys_scan_keys')).toBeGreaterThanOrEqual(615);
-    expect(sample(body, 'redis_mail_keys_scan_passes_total{result="budget"}')).toBeGreaterThanOrEqual(2);
-    expect(sample(body, 'redis_scrape_collector_success{collector="info"}')).toBe(1);
-    expect(sample(body, 'redis_scrape_collector_success{collector="imap_connections"}')).toBe(1);
-    expect(sample(body, 'redis_scrape_collector_success{collector="mail_keys"}')).toBe(1);
+    expect(sample(body, 'redis_mail_keys_scan_passes_total', { result: 'budget' })).toBeGreaterThanOrEqual(2);
+    expect(sample(body, 'redis_scrape_collector_success', { collector: 'info' })).toBe(1);
+    expect(sample(body, 'redis_scrape_collector_success', { collector: 'imap_connections' })).toBe(1);
+    expect(sample(body, 'redis_scrape_collector_success', { collector: 'mail_keys' })).toBe(1);
     // No key name, user id or address reaches a label.
     expect(body).not.toMatch(new RegExp(`${U1}|${U2}|nosuchname|192\\.0\\.2\\.`));
 
@@ -123,24 +111,24 @@ describe('redis exporter against a real redis-server', () => {
     db3 = undefined;
     await server.stop();
     const t0 = performance.now();
-    const down = await scrape(running);
+    const down = (await scrape(metricsUrl(running))).text;
     expect(performance.now() - t0).toBeLessThan(1000);
     expect(sample(down, 'redis_up')).toBe(0);
     expect(sample(down, 'redis_memory_used_bytes')).toBeUndefined();
-    expect(sample(down, 'redis_db_keys{db="3"}')).toBeUndefined();
+    expect(sample(down, 'redis_db_keys', { db: '3' })).toBeUndefined();
     expect(sample(down, 'redis_wildduck_imap_connections')).toBeUndefined();
-    expect(sample(down, 'redis_scrape_collector_success{collector="info"}')).toBe(0);
-    const gone = await scrapeUntil(running, (b) => sample(b, 'redis_wildduck_rate_limit_counters{family="wdr"}') === undefined);
-    expect(sample(gone, 'redis_mail_keys_scan_passes_total{result="error"}')).toBeGreaterThanOrEqual(1);
+    expect(sample(down, 'redis_scrape_collector_success', { collector: 'info' })).toBe(0);
+    const gone = await scrapeUntilReady(running, (b) => sample(b, 'redis_wildduck_rate_limit_counters', { family: 'wdr' }) === undefined);
+    expect(sample(gone, 'redis_mail_keys_scan_passes_total', { result: 'error' })).toBeGreaterThanOrEqual(1);
 
     // Redis comes back (empty: no persistence): the exporter reconnects by itself and scans again.
     await server.start();
     db3 = new Redis(`${server.uri}/3`);
     await ttlcounter(db3, `wdr:${U1}`, 1, 86400);
     const back = Date.now();
-    const recovered = await scrapeUntil(running, (b) => sample(b, 'redis_up') === 1 && scanCompletedAfter(back)(b));
-    expect(sample(recovered, 'redis_wildduck_rate_limit_counters{family="wdr"}')).toBe(1);
-    expect(sample(recovered, 'redis_wildduck_rate_limit_counters{family="rl:rcpt"}')).toBe(0);
+    const recovered = await scrapeUntilReady(running, (b) => sample(b, 'redis_up') === 1 && scanCompletedAfter(back)(b));
+    expect(sample(recovered, 'redis_wildduck_rate_limit_counters', { family: 'wdr' })).toBe(1);
+    expect(sample(recovered, 'redis_wildduck_rate_limit_counters', { family: 'rl:rcpt' })).toBe(0);
     expect(sample(recovered, 'redis_wildduck_imap_connections')).toBe(0);
   });
 
@@ -150,9 +138,9 @@ describe('redis exporter against a real redis-server', () => {
     running = await runExporter(definition, ['--web.listen-address=127.0.0.1:0', `--redis.uri=redis://:s3cretpass@127.0.0.1:${port}/3`], {
       log: createLogger({ write: (l) => lines.push(l) }),
     });
-    const body = await scrape(running);
+    const body = (await scrape(metricsUrl(running))).text;
     expect(sample(body, 'redis_up')).toBe(0);
-    expect(sample(body, 'redis_scrape_collector_success{collector="info"}')).toBe(0);
+    expect(sample(body, 'redis_scrape_collector_success', { collector: 'info' })).toBe(0);
     expect(lines.some((l) => l.includes('redis connection failed'))).toBe(true);
     expect(lines.some((l) => l.includes(`127.0.0.1:${port}`))).toBe(true);
     expect(lines.join('\n')).not.toContain('s3cretpass');
@@ -164,10 +152,10 @@ describe('redis exporter against a real redis-server', () => {
     running = await runExporter(definition, ['--web.listen-address=127.0.0.1:0', `--redis.uri=${server.uri}/3`, '--no-redis.mail-keys'], {
       log: createLogger({ write: () => undefined }),
     });
-    const body = await scrape(running);
+    const body = (await scrape(metricsUrl(running))).text;
     expect(sample(body, 'redis_up')).toBe(1);
     expect(sample(body, 'redis_wildduck_imap_connections')).toBeUndefined();
-    expect(sample(body, 'redis_mail_keys_scan_passes_total{result="complete"}')).toBe(0);
+    expect(sample(body, 'redis_mail_keys_scan_passes_total', { result: 'complete' })).toBe(0);
     expect(body).not.toContain('collector="mail_keys"');
   });
 

@@ -1,4 +1,4 @@
-/** Test helpers: a real redis-server (a free port, no persistence, stopped and restarted at will), and reading samples. */
+/** Test helpers: a real redis-server (a free port, no persistence, stopped and restarted at will). */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 
@@ -57,10 +57,4 @@ export class RedisServer {
       proc.kill('SIGKILL');
     });
   }
-}
-
-/** The value of one series (`name{labels}` exactly as exposed) in a Prometheus text exposition, if present. */
-export function sample(body: string, series: string): number | undefined {
-  const line = body.split('\n').find((l) => l.startsWith(series + ' '));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { InfoMetrics, parseInfo, parseSubfields } from '../../exporters/redis/info';
-import { sample } from './helpers';
+import { sample } from '../helpers/exposition';
 
 const fixture = (name: string) => readFileSync(join(__dirname, 'fixtures', name), 'utf8');
 
@@ -45,7 +45,7 @@ describe('InfoMetrics', () => {
     expect(sample(body, 'redis_memory_rss_bytes')).toBe(12320768);
     expect(sample(body, 'redis_memory_max_bytes')).toBe(0);
     expect(sample(body, 'redis_memory_fragmentation_ratio')).toBe(11.8);
-    expect(sample(body, 'redis_memory_max_policy{policy="noeviction"}')).toBe(1);
+    expect(sample(body, 'redis_memory_max_policy', { policy: 'noeviction' })).toBe(1);
     expect(sample(body, 'redis_connected_clients')).toBe(1);
     expect(sample(body, 'redis_max_clients')).toBe(10000);
     expect(sample(body, 'redis_commands_processed_total')).toBe(19);
@@ -55,13 +55,13 @@ describe('InfoMetrics', () => {
     expect(sample(body, 'redis_rdb_last_bgsave_success')).toBe(1);
     expect(sample(body, 'redis_rdb_last_save_timestamp_seconds')).toBe(1795440523);
     expect(sample(body, 'redis_aof_enabled')).toBe(0);
-    expect(sample(body, 'redis_replication_role{role="master"}')).toBe(1);
+    expect(sample(body, 'redis_replication_role', { role: 'master' })).toBe(1);
     expect(sample(body, 'redis_connected_replicas')).toBe(1);
-    expect(sample(body, 'redis_replication_replica_lag_seconds{replica="0"}')).toBe(0);
-    expect(sample(body, 'redis_replication_replica_offset_lag_bytes{replica="0"}')).toBe(0);
-    expect(sample(body, 'redis_db_keys{db="0"}')).toBe(1);
-    expect(sample(body, 'redis_db_keys{db="3"}')).toBe(5);
-    expect(sample(body, 'redis_db_keys_expiring{db="3"}')).toBe(5);
+    expect(sample(body, 'redis_replication_replica_lag_seconds', { replica: '0' })).toBe(0);
+    expect(sample(body, 'redis_replication_replica_offset_lag_bytes', { replica: '0' })).toBe(0);
+    expect(sample(body, 'redis_db_keys', { db: '0' })).toBe(1);
+    expect(sample(body, 'redis_db_keys', { db: '3' })).toBe(5);
+    expect(sample(body, 'redis_db_keys_expiring', { db: '3' })).toBe(5);
     // A primary has no link to a primary: the replica-side metric stays empty rather than 0.
     expect(sample(body, 'redis_replication_master_link_up')).toBeUndefined();
     // The replica's address never becomes a label.
@@ -70,7 +70,7 @@ describe('InfoMetrics', () => {
 
   test('a replica: role, link up and last I/O', async () => {
     const body = await render(fixture('info-replica-7.0.txt'));
-    expect(sample(body, 'redis_replication_role{role="slave"}')).toBe(1);
+    expect(sample(body, 'redis_replication_role', { role: 'slave' })).toBe(1);
     expect(sample(body, 'redis_replication_master_link_up')).toBe(1);
     expect(sample(body, 'redis_replication_master_last_io_seconds')).toBe(1);
   });
@@ -91,9 +91,9 @@ describe('InfoMetrics', () => {
     expect(sample(body, 'redis_replication_master_last_io_seconds')).toBeUndefined();
     expect(sample(body, 'redis_rdb_last_bgsave_success')).toBe(0);
     expect(sample(body, 'redis_aof_last_write_success')).toBe(0);
-    expect(sample(body, 'redis_replication_replica_lag_seconds{replica="0"}')).toBe(7);
-    expect(sample(body, 'redis_replication_replica_offset_lag_bytes{replica="0"}')).toBe(600);
-    expect(sample(body, 'redis_memory_max_policy{policy="other"}')).toBe(1);
+    expect(sample(body, 'redis_replication_replica_lag_seconds', { replica: '0' })).toBe(7);
+    expect(sample(body, 'redis_replication_replica_offset_lag_bytes', { replica: '0' })).toBe(600);
+    expect(sample(body, 'redis_memory_max_policy', { policy: 'other' })).toBe(1);
     expect(body).not.toContain('10.0.0.9');
   });
 
