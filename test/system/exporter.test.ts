@@ -13,17 +13,9 @@ import { runExporter, type RunningExporter } from '../../exporters/kit/run';
 import { definition } from '../../exporters/system';
 import { parseCmdline } from '../../exporters/system/procfs';
 import { DEFAULT_SERVICES, parseServiceSpecs } from '../../exporters/system/services';
+import { labelValues, parseExposition, sample, scrape } from '../helpers/exposition';
 
-function sample(body: string, series: string): number | undefined {
-  const line = body.split('\n').find((l) => l.startsWith(series + ' '));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
-
-async function scrape(running: RunningExporter): Promise<string> {
-  const res = await fetch(`${running.url}/metrics`);
-  expect(res.status).toBe(200);
-  return res.text();
-}
+const scrapeText = async (r: RunningExporter) => (await scrape(`${r.url}/metrics`)).text;
 
 /** Starts node with `args`; resolves with the first line it prints (it prints when it is ready). */
 function startNode(args: string[]): Promise<{ proc: ChildProcess; line: string }> {
@@ -109,30 +101,30 @@ describe('system exporter with real mail-like processes', () => {
       `--system.services=${services.join(',')}`,
       `--system.ports=${listening},${closed}`,
     ], { log: silentLogger });
-    let body = await scrape(running);
+    let body = await scrapeText(running);
     expect(sample(body, 'system_up')).toBe(1);
-    expect(sample(body, 'system_service_processes{service="wildduck"}')).toBe(2);
-    expect(sample(body, 'system_service_processes{service="zone-mta"}')).toBe(1);
-    expect(sample(body, 'system_service_processes{service="haraka-test"}')).toBe(1);
-    expect(sample(body, 'system_service_cpu_seconds_total{service="haraka-test"}')).toBeGreaterThanOrEqual(0.29);
-    expect(sample(body, 'system_service_resident_memory_bytes{service="haraka-test"}')).toBeGreaterThan(48 * 1024 * 1024);
-    expect(sample(body, 'system_service_resident_memory_bytes{service="wildduck"}')).toBeGreaterThan(2 * 10 * 1024 * 1024);
-    const started = sample(body, 'system_service_start_time_seconds{service="haraka-test"}')!;
+    expect(sample(body, 'system_service_processes', { service: 'wildduck' })).toBe(2);
+    expect(sample(body, 'system_service_processes', { service: 'zone-mta' })).toBe(1);
+    expect(sample(body, 'system_service_processes', { service: 'haraka-test' })).toBe(1);
+    expect(sample(body, 'system_service_cpu_seconds_total', { service: 'haraka-test' })).toBeGreaterThanOrEqual(0.29);
+    expect(sample(body, 'system_service_resident_memory_bytes', { service: 'haraka-test' })).toBeGreaterThan(48 * 1024 * 1024);
+    expect(sample(body, 'system_service_resident_memory_bytes', { service: 'wildduck' })).toBeGreaterThan(2 * 10 * 1024 * 1024);
+    const started = sample(body, 'system_service_start_time_seconds', { service: 'haraka-test' })!;
     expect(started).toBeGreaterThan(testStart - 2);
     expect(started).toBeLessThan(Date.now() / 1000 + 1);
-    expect(sample(body, `system_port_listening{port="${listening}"}`)).toBe(1);
-    expect(sample(body, `system_port_listening{port="${closed}"}`)).toBe(0);
+    expect(sample(body, 'system_port_listening', { port: String(listening) })).toBe(1);
+    expect(sample(body, 'system_port_listening', { port: String(closed) })).toBe(0);
     expect(body).not.toMatch(/service="(haraka|rspamd|mongod|redis-server)"/);
 
     // A worker dies, and the Haraka-like process with its listener: the next scrape says so.
     await stopProcess(workers[0].proc);
     await stopProcess(haraka.proc);
-    body = await scrape(running);
-    expect(sample(body, 'system_service_processes{service="wildduck"}')).toBe(1);
-    expect(sample(body, 'system_service_processes{service="haraka-test"}')).toBe(0);
-    expect(sample(body, 'system_service_resident_memory_bytes{service="haraka-test"}')).toBe(0);
-    expect(sample(body, 'system_service_start_time_seconds{service="haraka-test"}')).toBeUndefined();
-    expect(sample(body, `system_port_listening{port="${listening}"}`)).toBe(0);
+    body = await scrapeText(running);
+    expect(sample(body, 'system_service_processes', { service: 'wildduck' })).toBe(1);
+    expect(sample(body, 'system_service_processes', { service: 'haraka-test' })).toBe(0);
+    expect(sample(body, 'system_service_resident_memory_bytes', { service: 'haraka-test' })).toBe(0);
+    expect(sample(body, 'system_service_start_time_seconds', { service: 'haraka-test' })).toBeUndefined();
+    expect(sample(body, 'system_port_listening', { port: String(listening) })).toBe(0);
   });
 
   test('host figures: CPU, memory, a bounded set of filesystems, disks and network', async () => {
@@ -142,21 +134,21 @@ describe('system exporter with real mail-like processes', () => {
       '--system.filesystem-mounts-exclude=^/(proc|sys)($|/)',
       '--system.filesystems-max=1',
     ], { log: silentLogger });
-    const body = await scrape(running);
+    const body = await scrapeText(running);
     for (const collector of ['cpu', 'memory', 'filesystem', 'network', 'processes', 'ports']) {
-      expect(sample(body, `system_scrape_collector_success{collector="${collector}"}`)).toBe(1);
+      expect(sample(body, 'system_scrape_collector_success', { collector })).toBe(1);
     }
-    expect(sample(body, 'system_cpu_seconds_total{mode="idle"}')).toBeGreaterThan(0);
+    expect(sample(body, 'system_cpu_seconds_total', { mode: 'idle' })).toBeGreaterThan(0);
     expect(sample(body, 'system_cpus')).toBe(os.cpus().length);
     expect(sample(body, 'system_memory_total_bytes')).toBe(os.totalmem());
     expect(sample(body, 'system_memory_available_bytes')).toBeLessThanOrEqual(os.totalmem());
     // One mount point of its own at most, everything else summed as "other".
-    const mounts = new Set([...body.matchAll(/^system_filesystem_size_bytes\{mountpoint="([^"]*)"/gm)].map((m) => m[1]));
+    const mounts = labelValues(body, 'system_filesystem_size_bytes', 'mountpoint');
     expect(mounts.size).toBeGreaterThanOrEqual(1);
     expect([...mounts].filter((m) => m !== 'other').length).toBe(1);
-    for (const m of body.matchAll(/^system_filesystem_size_bytes\{mountpoint="([^"]*)",fstype="([^"]*)"\} (\S+)$/gm)) {
-      const used = sample(body, `system_filesystem_used_bytes{mountpoint="${m[1]}",fstype="${m[2]}"}`)!;
-      expect(used).toBeLessThanOrEqual(Number(m[3]));
+    for (const size of parseExposition(body).filter((s) => s.name === 'system_filesystem_size_bytes')) {
+      const used = sample(body, 'system_filesystem_used_bytes', size.labels)!;
+      expect(used).toBeLessThanOrEqual(size.value);
     }
     // 6379 (Redis) is in the default list of expected ports.
     expect(body).toMatch(/^system_port_listening\{port="6379"\} [01]$/m);
