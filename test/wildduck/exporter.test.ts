@@ -12,6 +12,7 @@ import { FlagError } from '../../exporters/kit/flags';
 import { createLogger } from '../../exporters/kit/log';
 import { runExporter, type RunningExporter } from '../../exporters/kit/run';
 import { definition, WildDuckExporter } from '../../exporters/wildduck';
+import { sample, scrape as scrapeUrl } from '../helpers/exposition';
 import { DEFAULT_MAX_STORAGE, FakeWildDuck, type FakeWildDuckOptions, mixedUsers, type UserSource } from './fake-wildduck';
 
 const dir = mkdtempSync(join(tmpdir(), 'wildduck-test-'));
@@ -56,22 +57,8 @@ async function start(
   return r;
 }
 
-async function scrape(r: Running, timeoutSeconds?: number): Promise<{ status: number; text: string }> {
-  const headers: Record<string, string> = timeoutSeconds ? { 'x-prometheus-scrape-timeout-seconds': String(timeoutSeconds) } : {};
-  const res = await request(`${r.exporter.url}/metrics`, { headers });
-  return { status: res.statusCode, text: await res.body.text() };
-}
-
-/** The value of one sample; labels must match exactly. Undefined when there is no such sample. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const got = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
-    if (JSON.stringify(Object.entries(got).sort()) === JSON.stringify(Object.entries(labels).sort())) return Number(m[3]);
-  }
-  return undefined;
-}
+/** Scrapes the exporter of `r`, sending Prometheus's scrape timeout header when given. */
+const scrape = (r: Running, timeoutSeconds?: number) => scrapeUrl(`${r.exporter.url}/metrics`, { timeoutSeconds });
 
 /** What the crawl should find, computed straight from the stored documents. */
 function expectedTotals(source: UserSource, topDomains: number) {
