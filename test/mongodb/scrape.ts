@@ -1,30 +1,26 @@
-/** Fetches /metrics and reads samples by name and labels (label order as written by prom-client). */
-export interface Scrape {
-  status: number;
-  text: string;
-  /** Value of the sample `name{labels}`; undefined when absent. */
+/** Fetches /metrics and reads samples by name and labels, through test/helpers/exposition. */
+import { parseExposition, sample, scrape as scrapeUrl, type Scrape as RawScrape } from '../helpers/exposition';
+
+export interface Scrape extends RawScrape {
+  /** Value of the sample `name{labels}` (exactly these labels); undefined when absent. */
   value(name: string, labels?: Record<string, string>): number | undefined;
-  /** Every sample of a metric: serialized labels -> value. */
+  /** Every sample of a metric: serialized labels (as prom-client writes them, '' for none) -> value. */
   series(name: string): Map<string, number>;
 }
 
-export async function scrape(url: string, timeoutSeconds?: number): Promise<Scrape & { ms: number }> {
-  const started = performance.now();
-  const res = await fetch(`${url}/metrics`, timeoutSeconds ? { headers: { 'X-Prometheus-Scrape-Timeout-Seconds': String(timeoutSeconds) } } : {});
-  const text = await res.text();
-  const ms = performance.now() - started;
-  const samples = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const m = /^([a-z_:][a-z0-9_:]*)(\{.*\})? (\S+)$/.exec(line);
-    if (m) samples.set(m[1] + (m[2] ?? ''), Number(m[3]));
-  }
-  const key = (name: string, labels?: Record<string, string>) =>
-    name + (labels && Object.keys(labels).length ? `{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',')}}` : '');
+const escape = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+const serialize = (labels: Record<string, string>) => {
+  const pairs = Object.entries(labels).map(([k, v]) => `${k}="${escape(v)}"`);
+  return pairs.length ? `{${pairs.join(',')}}` : '';
+};
+
+/** `url` is the exporter's base address; `timeoutSeconds` is sent as Prometheus's scrape timeout header. */
+export async function scrape(url: string, timeoutSeconds?: number): Promise<Scrape> {
+  const raw = await scrapeUrl(`${url}/metrics`, { timeoutSeconds });
+  const samples = parseExposition(raw.text);
   return {
-    status: res.status,
-    text,
-    ms,
-    value: (name, labels) => samples.get(key(name, labels)),
-    series: (name) => new Map([...samples].filter(([k]) => k === name || k.startsWith(name + '{')).map(([k, v]) => [k.slice(name.length), v])),
+    ...raw,
+    value: (name, labels) => sample(samples, name, labels),
+    series: (name) => new Map(samples.filter((s) => s.name === name).map((s) => [serialize(s.labels), s.value])),
   };
 }
