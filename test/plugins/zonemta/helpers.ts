@@ -1,10 +1,11 @@
 /**
  * Helpers for the ZoneMTA plugin tests: load the plugin with ZoneMTA's own loader, run child processes that
- * play ZoneMTA senders and receivers, and read the plugin's /metrics.
+ * play ZoneMTA senders and receivers, and hold them until the plugin's /metrics has counted what they sent.
  */
 import { fork } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import * as path from 'node:path';
+import { scrapeUntil, total } from '../../helpers/exposition';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const PluginHandler = require('@zone-eu/wild-plugins');
@@ -110,50 +111,4 @@ export function countedGate(metricsUrl: string): (index: number) => (entriesSent
     const expected = [...sent.values()].reduce((a, b) => a + b, 0);
     await scrapeUntil(metricsUrl, m => total(m, 'zonemta_tinomail_log_entries_total') >= expected, 5000, 2);
   };
-}
-
-export interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-export async function scrape(url: string): Promise<Sample[]> {
-  const res = await fetch(url);
-  if (res.status !== 200) throw new Error(`GET ${url}: ${res.status}`);
-  return parseExposition(await res.text());
-}
-
-export function parseExposition(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) throw new Error(`unparseable line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
-    samples.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return samples;
-}
-
-/** Sum of the samples of `name` whose labels include `match`. */
-export function total(samples: Sample[], name: string, match: Record<string, string> = {}): number {
-  return samples
-    .filter(s => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v))
-    .reduce((sum, s) => sum + s.value, 0);
-}
-
-export function labelValues(samples: Sample[], name: string, label: string): Set<string> {
-  return new Set(samples.filter(s => s.name === name && label in s.labels).map(s => s.labels[label]!));
-}
-
-/** Scrapes until `ready` holds (datagrams already sent may still sit in the socket buffer) or the deadline passes. */
-export async function scrapeUntil(url: string, ready: (samples: Sample[]) => boolean, timeoutMs = 5000, intervalMs = 20): Promise<Sample[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const samples = await scrape(url);
-    if (ready(samples) || Date.now() > deadline) return samples;
-    await new Promise(resolve => setTimeout(resolve, intervalMs));
-  }
 }

@@ -10,19 +10,8 @@
  */
 import { createSocket } from 'node:dgram';
 import * as msgpack from 'msgpack-js';
-import {
-  countedGate,
-  freeUdpPort,
-  labelValues,
-  loadPlugin,
-  plugin,
-  runChild,
-  scrape,
-  scrapeUntil,
-  total,
-  type LoadedPlugin,
-  type Sample,
-} from './helpers';
+import { type Exposition, labelValues, parseExposition, scrape, scrapeUntil, total } from '../../helpers/exposition';
+import { countedGate, freeUdpPort, loadPlugin, plugin, runChild, type LoadedPlugin } from './helpers';
 
 const P = 'zonemta_tinomail_';
 const SENDERS = 3;
@@ -151,7 +140,7 @@ describe('bounded labels', () => {
       [0, 1].map(index => runChild({ role: 'sender', chaos: true, index, iterations, logPort, remote: true }, gate(index))),
     );
     const entries = results.reduce((sum, r) => sum + r.entries!, 0);
-    const s = await scrapeUntil(master.metricsUrl, m => total(m, `${P}log_entries_total`) >= entries);
+    const s = parseExposition(await scrapeUntil(master.metricsUrl, m => total(m, `${P}log_entries_total`) >= entries));
     expect(total(s, `${P}log_entries_total`)).toBe(entries);
 
     const bounded = (name: string, label: string, max: number) => {
@@ -213,7 +202,7 @@ describe('bad input and failures never break mail flow', () => {
       for (let i = 0; i < burst; i++) socket.send(entry, master.logPort, '127.0.0.1', () => --left === 0 && resolve());
     });
     socket.close();
-    const counted = (m: Sample[]) => total(m, `${P}log_entries_total`) + total(m, `${P}log_receiver_drops_total`);
+    const counted = (m: Exposition) => total(m, `${P}log_entries_total`) + total(m, `${P}log_receiver_drops_total`);
     const s = await scrapeUntil(master.metricsUrl, m => counted(m) >= burst);
     expect(total(s, `${P}log_receiver_drops_total`)).toBeGreaterThan(0);
     expect(counted(s)).toBe(burst);
@@ -241,7 +230,7 @@ describe('bad input and failures never break mail flow', () => {
       const master = await loadPlugin('main', { logListen: `127.0.0.1:${blocker.address().port}` });
       expect(master.handler.loaded).toHaveLength(1);
       expect(master.errors.some(args => /log receiver on udp .* failed/.test(String(args[1]) + String(args.slice(2))))).toBe(true);
-      const s = await scrape(master.metricsUrl);
+      const s = (await scrape(master.metricsUrl)).text;
       expect(total(s, `${P}log_receiver_up`)).toBe(0);
     } finally {
       blocker.close();
