@@ -6,7 +6,8 @@
  */
 import nodemailer from 'nodemailer';
 import { rawSmtp } from './fixtures';
-import { scrape, scrapeUntil, startHaraka, value, type Haraka } from './harness';
+import { scrape, scrapeUntil } from '../../helpers/exposition';
+import { startHaraka, value, type Haraka } from './harness';
 
 let haraka: Haraka;
 
@@ -34,7 +35,7 @@ async function sendMany(n: number): Promise<void> {
 }
 
 const port = () => String(haraka.smtpPort);
-const accepted = (m: Map<string, number>) => value(m, 'haraka_messages_total', { result: 'accept' });
+const accepted = (m: string) => value(m, 'haraka_messages_total', { result: 'accept' });
 const settled = (want: number) =>
   scrapeUntil(haraka.metricsUrl, (m) => accepted(m) === want && value(m, 'haraka_connections_active', { port: port() }) === 0);
 
@@ -63,7 +64,7 @@ test('a killed worker is replaced and its counts stay in the totals; new mail ad
   process.kill(victim!, 'SIGKILL');
   // Haraka's master forks a replacement for a worker killed by a signal.
   await haraka.waitForLog(/worker 3 listening/);
-  const afterKill = await scrape(haraka.metricsUrl);
+  const afterKill = (await scrape(haraka.metricsUrl)).text;
   expect(accepted(afterKill)).toBe(6);
   expect(value(afterKill, 'haraka_connections_total', { port: port() })).toBe(value(before, 'haraka_connections_total', { port: port() }));
   expect(value(afterKill, 'haraka_cluster_workers', { state: 'answered' })).toBe(2);
@@ -87,7 +88,7 @@ test('a worker that cannot answer is served from its last answer, with HTTP 200'
   const stopped = live[0]!;
   process.kill(stopped, 'SIGSTOP');
   try {
-    const m = await scrape(haraka.metricsUrl);
+    const m = (await scrape(haraka.metricsUrl)).text;
     expect(value(m, 'haraka_cluster_workers', { state: 'stale' })).toBe(1);
     expect(value(m, 'haraka_cluster_workers', { state: 'answered' })).toBe(1);
     expect(accepted(m)).toBe(accepted(before));
@@ -103,7 +104,7 @@ test('a graceful reload keeps what the workers counted since the last scrape (th
   const replies = await rawSmtp(haraka.smtpPort, ['INTERNALCMD gracefulRestart']);
   expect(replies[1]).toMatch(/^250 /);
   await haraka.waitForLog(/Reload complete/, 15000);
-  const m = await scrape(haraka.metricsUrl);
+  const m = (await scrape(haraka.metricsUrl)).text;
   expect(accepted(m)).toBe(12);
   expect(value(m, 'haraka_cluster_workers', { state: 'answered' })).toBe(2);
 }, 20000);

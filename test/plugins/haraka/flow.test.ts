@@ -6,7 +6,8 @@
  * The plugin is built by the root `pretest` (npm run build), or by the harness when dist is stale.
  */
 import nodemailer from 'nodemailer';
-import { makeCertificate, scrapeUntil, startHaraka, value, type Haraka } from './harness';
+import { scrapeUntil } from '../../helpers/exposition';
+import { makeCertificate, startHaraka, value, type Haraka } from './harness';
 import { FAKE_WILDDUCK_PLUGIN, POISON_PLUGIN, TEST_DENY_PLUGIN, rawSmtp, startFakeRspamd } from './fixtures';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -91,7 +92,7 @@ async function send(o: SendOptions): Promise<{ ok: true; accepted: string[]; rej
 let uncountedCloses = 0;
 
 /** Scrape after every connection is closed on Haraka's side (disconnect hook done). */
-async function settled(): Promise<Map<string, number>> {
+async function settled(): Promise<string> {
   return scrapeUntil(haraka.metricsUrl, (m) => value(m, 'haraka_connections_active', { port }) === uncountedCloses);
 }
 

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { type Exposition, sample } from '../../helpers/exposition';
 
 export const ROOT = path.resolve(__dirname, '../../..');
 const PLUGIN_DIR = path.join(ROOT, 'plugins/haraka');
@@ -207,38 +208,9 @@ function watch(child: ChildProcess, dir: string): Omit<Haraka, 'smtpPort' | 'met
   };
 }
 
-/** Prometheus text format -> map of `name{labels}` (labels as printed) -> value. */
-export function parseMetrics(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const m = /^(\S+?(?:\{.*\})?) (\S+)$/.exec(line);
-    if (m) out.set(m[1]!, Number(m[2]));
-  }
-  return out;
-}
-
-export async function scrape(url: string): Promise<Map<string, number>> {
-  const res = await fetch(url);
-  if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status}`);
-  return parseMetrics(await res.text());
-}
-
-/** A series' value, 0 when absent. `labels` in the order prom-client prints them. */
-export function value(metrics: Map<string, number>, name: string, labels: Record<string, string> = {}): number {
-  const entries = Object.entries(labels);
-  const key = entries.length ? `${name}{${entries.map(([k, v]) => `${k}="${v}"`).join(',')}}` : name;
-  return metrics.get(key) ?? 0;
-}
-
-/** Polls /metrics until `ready` holds (the disconnect hook runs after the client has its last reply). */
-export async function scrapeUntil(url: string, ready: (m: Map<string, number>) => boolean, timeoutMs = 5000): Promise<Map<string, number>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const m = await scrape(url);
-    if (ready(m) || Date.now() > deadline) return m;
-    await new Promise((r) => setTimeout(r, 25));
-  }
+/** A series' value, 0 when absent (a counter Haraka has not touched yet reads as 0 in these tests). */
+export function value(metrics: Exposition, name: string, labels: Record<string, string> = {}): number {
+  return sample(metrics, name, labels) ?? 0;
 }
 
 /** A self-signed certificate for STARTTLS, made with openssl. */
