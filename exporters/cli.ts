@@ -9,14 +9,16 @@ import type { Logger } from './kit/log';
 import { commonFlags, logFlags, loggerFromFlags, type RunningExporter, startExporter, VERSION } from './kit/run';
 import { exporters } from './index';
 
-const USAGE = `Usage: tinomail-monitor <exporter> [flags]
+function usage(defs: ExporterDefinition[]): string {
+  return `Usage: tinomail-monitor <exporter> [flags]
        tinomail-monitor all [flags]
        tinomail-monitor <exporter> --help
 
 Exporters:
-${exporters.map((e) => `  ${e.name.padEnd(10)} ${e.description} (default :${e.defaultPort})`).join('\n')}
+${defs.map((e) => `  ${e.name.padEnd(10)} ${e.description} (default :${e.defaultPort})`).join('\n')}
   ${'all'.padEnd(10)} every exporter above in one process, each on its own port
 `;
+}
 
 /** Flags of `all`: everyone's own flags, plus `--<name>.web.listen-address` per exporter. */
 export function allFlags(defs: ExporterDefinition[]): FlagSpec[] {
@@ -31,23 +33,29 @@ export function allFlags(defs: ExporterDefinition[]): FlagSpec[] {
   ];
 }
 
-async function startAll(values: FlagValues, log: Logger): Promise<RunningExporter[]> {
+async function startAll(defs: ExporterDefinition[], values: FlagValues, log: Logger): Promise<RunningExporter[]> {
   const wanted = values.exporters as string[];
-  const unknown = wanted.filter((n) => !exporters.some((e) => e.name === n));
+  const unknown = wanted.filter((n) => !defs.some((e) => e.name === n));
   if (unknown.length) throw new FlagError(`invalid value for --exporters: unknown exporter ${unknown.join(', ')}`);
   const running: RunningExporter[] = [];
-  for (const def of exporters.filter((e) => wanted.includes(e.name))) {
-    const own: FlagValues = { ...values, 'web.listen-address': values[`${def.name}.web.listen-address`] };
-    running.push(await startExporter(def, own, log));
+  try {
+    for (const def of defs.filter((e) => wanted.includes(e.name))) {
+      const own: FlagValues = { ...values, 'web.listen-address': values[`${def.name}.web.listen-address`] };
+      running.push(await startExporter(def, own, log));
+    }
+  } catch (err) {
+    await Promise.allSettled(running.map((r) => r.stop()));
+    throw err;
   }
   return running;
 }
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<RunningExporter[]> {
+/** Runs the command line; resolves to the started exporters (none for --help). `defs` is for tests. */
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, defs: ExporterDefinition[] = exporters): Promise<RunningExporter[]> {
   const [command, ...rest] = argv;
   const wantsHelp = rest.includes('--help') || rest.includes('-h');
   if (!command || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(USAGE);
+    process.stdout.write(usage(defs));
     return [];
   }
   if (command === '--version') {
@@ -55,17 +63,17 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return [];
   }
   if (command === 'all') {
-    const specs = allFlags(exporters);
+    const specs = allFlags(defs);
     if (wantsHelp) {
       process.stdout.write(`Usage: tinomail-monitor all [flags]\n\nFlags:\n${formatHelp(specs)}\n`);
       return [];
     }
     const { values, positional } = parseFlags(rest, specs, env);
     if (positional.length) throw new FlagError(`unexpected argument ${JSON.stringify(positional[0])}`);
-    return startAll(values, loggerFromFlags(values));
+    return startAll(defs, values, loggerFromFlags(values));
   }
-  const def = exporters.find((e) => e.name === command);
-  if (!def) throw new FlagError(`unknown exporter ${JSON.stringify(command)} (one of: ${exporters.map((e) => e.name).join(', ')}, all)`);
+  const def = defs.find((e) => e.name === command);
+  if (!def) throw new FlagError(`unknown exporter ${JSON.stringify(command)} (one of: ${defs.map((e) => e.name).join(', ')}, all)`);
   const specs = [...commonFlags(def.defaultPort), ...def.flags];
   if (wantsHelp) {
     process.stdout.write(`Usage: tinomail-monitor ${def.name} [flags]\n\n${def.description}\n\nFlags:\n${formatHelp(specs)}\n`);
