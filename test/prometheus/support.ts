@@ -1,7 +1,7 @@
 /** What the Prometheus and Alertmanager tests share: the shipped files, promtool/amtool, real servers started on free ports. */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -204,4 +204,61 @@ export async function startReceiver(): Promise<Receiver> {
         server.close(() => r());
       }),
   };
+}
+
+// ---------------------------------------------------------------- Alertmanager with the shipped routing
+
+export interface RunningAlertmanager {
+  url: string;
+  daemon: Daemon;
+  stop(): Promise<void>;
+}
+
+/**
+ * The shipped alertmanager.yml made runnable here: routes, inhibitions and templates unchanged; the pager keeps its
+ * PagerDuty receiver (pointed at `<receiver>/pagerduty`, key read from a file) plus a webhook to `<receiver>/pager`;
+ * the ticket receiver keeps its Slack config (webhook URL read from a file, `<receiver>/chat`) plus a webhook to
+ * `<receiver>/ticket`; mail is left out
+ * (no SMTP server here); group_wait and group_interval shortened.
+ */
+export function testAlertmanagerConfig(dir: string, receiverUrl: string): string {
+  const config = readYaml<any>(join(ALERTMANAGER_DIR, 'alertmanager.yml'));
+  writeFileSync(join(dir, 'pagerduty_routing_key'), 'test-routing-key\n');
+  writeFileSync(join(dir, 'chat_webhook_url'), `${receiverUrl}/chat\n`);
+  delete config.global.smtp_auth_password_file;
+  config.route.group_wait = '1s';
+  config.route.group_interval = '1s';
+  for (const receiver of config.receivers) {
+    for (const pd of receiver.pagerduty_configs ?? []) {
+      pd.url = `${receiverUrl}/pagerduty`;
+      pd.routing_key_file = join(dir, 'pagerduty_routing_key');
+    }
+    if (receiver.pagerduty_configs) receiver.webhook_configs = [{ url: `${receiverUrl}/pager`, send_resolved: true }];
+    for (const slack of receiver.slack_configs ?? []) slack.api_url_file = join(dir, 'chat_webhook_url');
+    if (receiver.slack_configs) receiver.webhook_configs = [{ url: `${receiverUrl}/ticket`, send_resolved: true }];
+    delete receiver.email_configs;
+  }
+  config.templates = [join(ALERTMANAGER_DIR, 'templates', '*.tmpl')];
+  const file = join(dir, 'alertmanager.yml');
+  writeFileSync(file, yaml.dump(config));
+  return file;
+}
+
+/** Starts Debian's prometheus-alertmanager on a free port (no cluster) and waits until it is ready. */
+export async function startAlertmanager(dir: string, configFile: string): Promise<RunningAlertmanager> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const daemon = startDaemon('prometheus-alertmanager', [
+    `--config.file=${configFile}`,
+    `--storage.path=${join(dir, 'am-data')}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--cluster.listen-address=',
+  ]);
+  try {
+    await waitFor('alertmanager ready', async () => ((await fetch(`${url}/-/ready`)).ok ? true : undefined), 20_000, 100);
+  } catch (err) {
+    await daemon.stop();
+    throw new Error(`${String(err)}\n${daemon.output()}`);
+  }
+  return { url, daemon, stop: () => daemon.stop() };
 }
