@@ -31,6 +31,7 @@ const databasesDown: Case[] = [
   ['ZoneMTA stuck without a primary', { alertname: 'TinomailOutboundDeliveriesStopped', severity: 'critical', service: 'zonemta', host: 'mta1' }, true],
   ['MX rejections without a primary', { alertname: 'TinomailInboundRejectionSpike', severity: 'warning', service: 'haraka', host: 'mx1' }, true],
   ['a daemon down still pages', { alertname: 'TinomailMailServiceDown', severity: 'critical', service: 'zonemta', host: 'mta1', instance: 'mta1:12080', job: 'zonemta' }, false],
+  ['a missing process still pages', { alertname: 'TinomailMailProcessNotRunning', severity: 'critical', service: 'wildduck', host: 'mail1', instance: 'mail1:9745', job: 'system-exporter' }, false],
   ['a replica set member (only MongoDBDown silences it)', { alertname: 'TinomailMongoDBMemberUnhealthy', severity: 'warning', service: 'mongodb', host: 'db1', instance: 'db1:9743', member: 'db2:27017' }, false],
   ['a disk (not a mail symptom)', { alertname: 'TinomailDiskFillingUp', severity: 'warning', service: 'host', host: 'db1', instance: 'db1:9100', mountpoint: '/var/lib/mongodb' }, false],
   ['an info alert', { alertname: 'TinomailSomethingToKnow', severity: 'info', host: 'mail1' }, false],
@@ -38,9 +39,11 @@ const databasesDown: Case[] = [
 
 // Targets down: what they cause on the same host or instance is silenced.
 const targetsDown: Case[] = [
-  ['Haraka down (source)', { alertname: 'TinomailMailServiceDown', severity: 'critical', service: 'haraka', host: 'mx1', instance: 'mx1:9746', job: 'haraka' }, false],
+  ['no Haraka process on mx1 (source)', { alertname: 'TinomailMailProcessNotRunning', severity: 'critical', service: 'haraka', host: 'mx1', instance: 'mx1:9745', job: 'system-exporter' }, false],
+  ['Haraka endpoint down on mx1 too: one page, not two', { alertname: 'TinomailMailServiceDown', severity: 'critical', service: 'haraka', host: 'mx1', instance: 'mx1:9746', job: 'haraka' }, true],
+  ['Haraka endpoint down on mx2, its process runs', { alertname: 'TinomailMailServiceDown', severity: 'critical', service: 'haraka', host: 'mx2', instance: 'mx2:9746', job: 'haraka' }, false],
   ['rejections on the MX that is down', { alertname: 'TinomailInboundRejectionSpike', severity: 'warning', service: 'haraka', host: 'mx1' }, true],
-  ['rejections on another MX', { alertname: 'TinomailInboundRejectionSpike', severity: 'warning', service: 'haraka', host: 'mx2' }, false],
+  ['rejections on a third MX', { alertname: 'TinomailInboundRejectionSpike', severity: 'warning', service: 'haraka', host: 'mx3' }, false],
   ['WildDuck on the host whose Haraka is down', { alertname: 'TinomailWildDuckHealthFailing', severity: 'critical', service: 'wildduck', host: 'mx1', instance: 'mx1:9741', reason: 'db_down' }, false],
   ['certificate critical (source)', { alertname: 'TinomailTLSCertificateExpiring', severity: 'critical', host: 'smtp.example.com', instance: 'smtp.example.com:465' }, false],
   ['certificate warning on the same port', { alertname: 'TinomailTLSCertificateExpiring', severity: 'warning', host: 'smtp.example.com', instance: 'smtp.example.com:465' }, true],
