@@ -12,6 +12,7 @@ import {
   alertRules,
   nativeMetricNames,
   PROMETHEUS_DIR,
+  promqlMatcherLabels,
   promqlSelectors,
   readYaml,
   recordingRules,
@@ -133,6 +134,28 @@ describe('metric names used by the rules', () => {
   const native = nativeMetricNames();
   const recorded = new Set(recordings.map((r) => r.record));
   const rules = [...recordings.map((r) => ({ name: r.record, expr: r.expr })), ...alerts.map((a) => ({ name: `${a.alert} (${a.labels?.severity})`, expr: a.expr }))];
+
+  // Labels every series gets from the scrape config (job, instance, host; module for probes).
+  const targetLabels = ['job', 'instance', 'host', 'module'];
+  const labelsOf = new Map<string, string[]>();
+  for (const e of catalogue) for (const s of seriesNames(e)) labelsOf.set(s, s.endsWith('_bucket') ? [...e.labels, 'le'] : e.labels);
+  for (const [name, n] of native) labelsOf.set(name, n.labels);
+
+  test('the label extractor reads the matchers of each selector', () => {
+    expect(promqlMatcherLabels('sum(rate(a_total{result=~"x|y", zone!="z"}[5m])) / b{state="deferred"} and up{job="x"}')).toEqual([
+      { name: 'a_total', labels: ['result', 'zone'] },
+      { name: 'b', labels: ['state'] },
+      { name: 'up', labels: ['job'] },
+    ]);
+  });
+
+  test.each(rules.map((r) => [r.name, r.expr]))('%s matches only on labels its metrics have', (_name, expr) => {
+    for (const { name, labels } of promqlMatcherLabels(expr as string)) {
+      const known = labelsOf.get(name);
+      if (!known) continue; // the name test below reports it
+      expect([name, labels.filter((l) => !known.includes(l) && !targetLabels.includes(l))]).toEqual([name, []]);
+    }
+  });
 
   test.each(rules.map((r) => [r.name, r.expr]))('%s uses only metrics that exist', (_name, expr) => {
     const { names, nameRegexes } = promqlSelectors(expr as string);

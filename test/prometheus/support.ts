@@ -75,16 +75,28 @@ export function promqlSelectors(expr: string): { names: string[]; nameRegexes: s
   return { names: [...names], nameRegexes };
 }
 
-/** Every metric name documented in prometheus/native-metrics.txt, histogram series included. */
-export function nativeMetricNames(): Map<string, string> {
-  const names = new Map<string, string>();
+/** The label names each `metric{...}` selector of an expression matches on. */
+export function promqlMatcherLabels(expr: string): { name: string; labels: string[] }[] {
+  return [...expr.matchAll(/(?<![\w:])([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{([^}]*)\}/g)].map((m) => ({
+    name: m[1],
+    labels: [...m[2].matchAll(/([a-zA-Z_]\w*)\s*(?:=~|!~|!=|=)\s*"/g)].map((l) => l[1]),
+  }));
+}
+
+/** Every metric name documented in prometheus/native-metrics.txt (histogram series included), with its labels. */
+export function nativeMetricNames(): Map<string, { block: string; labels: string[] }> {
+  const names = new Map<string, { block: string; labels: string[] }>();
   let block = '';
   for (const line of readFileSync(join(PROMETHEUS_DIR, 'native-metrics.txt'), 'utf8').split('\n')) {
     if (line.startsWith('## ')) block = line.slice(3).trim();
     if (line.startsWith('#') || !line.trim()) continue;
-    const [name, type] = line.trim().split(/\s+/);
-    names.set(name, block);
-    if (type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.set(name + s, block);
+    const [name, type, labels] = line.trim().split(/\s+/);
+    const entry = { block, labels: labels ? labels.split(',') : [] };
+    names.set(name, entry);
+    if (type === 'histogram') {
+      names.set(`${name}_bucket`, { block, labels: [...entry.labels, 'le'] });
+      for (const s of ['_sum', '_count']) names.set(name + s, entry);
+    }
   }
   return names;
 }
