@@ -1,6 +1,7 @@
 /**
  * End to end: Debian's prometheus and prometheus-alertmanager run the shipped files, Prometheus scrapes this
- * repository's exporters (started in-process with the kit's runExporter) and a real redis-server is stopped: the
+ * repository's exporters (started in-process with the kit's runExporter) and a real Haraka with haraka-plugin-tinomail
+ * (mail sent to it with nodemailer reaches the recording rules), and a real redis-server is stopped: the
  * rule TinomailRedisDown fires for real and its notification reaches this test's webhook through the shipped routing;
  * redis-server comes back and the resolution arrives too.
  *
@@ -14,9 +15,11 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
+import nodemailer from 'nodemailer';
 import { exporters } from '../../exporters/index';
 import { silentLogger } from '../../exporters/kit/log';
 import { type RunningExporter, runExporter } from '../../exporters/kit/run';
+import { type Haraka, startHaraka } from '../plugins/haraka/harness';
 import {
   type Daemon,
   freePort,
@@ -69,6 +72,7 @@ describe('Prometheus, Alertmanager and the exporters end to end', () => {
   let redisPort: number;
   let redis: Daemon | undefined;
   const running: RunningExporter[] = [];
+  let haraka: Haraka;
   let receiver: Receiver;
   let am: RunningAlertmanager;
   let prometheus: Daemon;
@@ -90,6 +94,9 @@ describe('Prometheus, Alertmanager and the exporters end to end', () => {
     }
     if (!running.some((r) => r.definition.name === 'redis')) throw new Error('the redis exporter is not registered in exporters/index.ts');
 
+    // Haraka as an MX: the plugin, recipients for example.com, messages discarded after acceptance.
+    haraka = await startHaraka({ nodes: 0, plugins: ['tinomail', 'rcpt_to.in_host_list', 'queue/discard'] });
+
     receiver = await startReceiver();
     am = await startAlertmanager(dir, testAlertmanagerConfig(dir, receiver.url));
 
@@ -98,6 +105,7 @@ describe('Prometheus, Alertmanager and the exporters end to end', () => {
     const targets: Record<string, string[]> = {
       prometheus: [`127.0.0.1:${promPort}`],
       alertmanager: [am.url.replace('http://', '')],
+      haraka: [new URL(haraka.metricsUrl).host],
     };
     for (const r of running) targets[`${r.definition.name}-exporter`] = [`127.0.0.1:${r.port}`];
     const configFile = testPrometheusDir(dir, targets);
@@ -115,13 +123,14 @@ describe('Prometheus, Alertmanager and the exporters end to end', () => {
     await prometheus?.stop();
     await am?.stop();
     await receiver?.close();
+    await haraka?.stop();
     for (const r of running) await r.stop();
     await redis?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   test('Prometheus scrapes every exporter of this repository, itself and Alertmanager', async () => {
-    const jobs = running.map((r) => `${r.definition.name}-exporter`).concat(['prometheus', 'alertmanager']);
+    const jobs = running.map((r) => `${r.definition.name}-exporter`).concat(['prometheus', 'alertmanager', 'haraka']);
     const up = await waitFor('every target scraped', async () => {
       const result = await query('up');
       return jobs.every((job) => result.some((s) => s.metric.job === job && s.value[1] === '1')) ? result : undefined;
@@ -129,6 +138,39 @@ describe('Prometheus, Alertmanager and the exporters end to end', () => {
     for (const s of up) expect(s.metric.host).toBe('e2e');
     // The redis exporter reaches the real redis-server.
     expect((await query('redis_up'))[0].value[1]).toBe('1');
+  });
+
+  test('mail accepted by the real Haraka reaches the recording rules through the plugin', async () => {
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: haraka.smtpPort, secure: false, ignoreTLS: true, name: 'client.test' });
+    const send = async (accepted: number) => {
+      for (let i = 0; i < accepted; i++) await transport.sendMail({ from: 'sender@example.net', to: 'user@example.com', subject: `e2e ${i}`, text: 'hello' });
+      // a recipient outside host_list: rejected at RCPT TO
+      await expect(transport.sendMail({ from: 'sender@example.net', to: 'nobody@elsewhere.test', subject: 'rejected', text: 'no' })).rejects.toThrow();
+    };
+    const seen = (q: string, value: string) =>
+      waitFor(`${q} = ${value} in Prometheus`, async () => {
+        const r = await query(q);
+        return r[0]?.value[1] === value ? r : undefined;
+      });
+    // A counter's first appearance is no increase to rate(): one round to create the series, one to move them.
+    await send(1);
+    await seen('haraka_messages_total{result="accept", job="haraka"}', '1');
+    await seen('haraka_recipients_total{result="reject", job="haraka"}', '1');
+    await send(2);
+    transport.close();
+    const accepted = await seen('haraka_messages_total{result="accept", job="haraka"}', '3');
+    expect(accepted[0].metric.host).toBe('e2e');
+    // The recording rules see the traffic: messages accepted, and recipients rejected out of all.
+    const rate = await waitFor('host:haraka_messages_accepted:rate5m > 0', async () => {
+      const r = await query('host:haraka_messages_accepted:rate5m');
+      return Number(r[0]?.value[1]) > 0 ? r : undefined;
+    });
+    expect(rate[0].metric).toEqual({ __name__: 'host:haraka_messages_accepted:rate5m', host: 'e2e' });
+    const ratio = await waitFor('host:haraka_recipients_rejected:ratio_rate5m > 0', async () => {
+      const r = await query('host:haraka_recipients_rejected:ratio_rate5m');
+      return Number(r[0]?.value[1]) > 0 ? r : undefined;
+    });
+    expect(Number(ratio[0].value[1])).toBeLessThan(1);
   });
 
   test('with Redis up, the rules evaluate and TinomailRedisDown does not fire', async () => {
