@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROMETHEUS_DIR, readYaml, ROOT, tool } from './support';
+import { documentedPort } from '../helpers/ports';
 
 interface ScrapeConfig {
   job_name: string;
@@ -29,15 +30,6 @@ const config = readYaml<PrometheusConfig>(join(PROMETHEUS_DIR, 'prometheus.yml')
 const jobs = new Map(config.scrape_configs.map((j) => [j.job_name, j]));
 const targetsOf = (job: ScrapeConfig): TargetGroup[] =>
   (job.file_sd_configs ?? []).flatMap((sd) => sd.files.flatMap((f) => readYaml<TargetGroup[]>(join(PROMETHEUS_DIR, f)) ?? []));
-
-/** The port docs/ports.md gives for the row starting with `component`. */
-function documentedPort(component: string): number {
-  const doc = readFileSync(join(ROOT, 'docs', 'ports.md'), 'utf8');
-  const row = doc.split('\n').find((l) => l.startsWith(`| ${component}`));
-  if (!row) throw new Error(`docs/ports.md has no row for ${component}`);
-  const cell = row.split('|')[2];
-  return Number(/(\d+)/.exec(cell)?.[1]);
-}
 
 // job -> the row of docs/ports.md that gives its default port
 const DOCUMENTED: Record<string, string> = {
