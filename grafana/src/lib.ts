@@ -57,8 +57,9 @@ export interface PanelSpec {
   /** Stat only: value at or above which the panel turns orange / red. */
   warnAt?: number;
   criticalAt?: number;
-  /** Stat only: value below which the panel is red (e.g. up, primary present). */
+  /** Stat only: value below which the panel is red (e.g. up, primary present), and orange. */
   criticalBelow?: number;
+  warnBelow?: number;
   min?: number;
   max?: number;
 }
@@ -84,34 +85,33 @@ export interface LabelVariable {
   label: string;
   /** A series selector whose label values fill the list. */
   selector: string;
-  /** The label read (defaults to the variable name). */
-  labelName?: string;
-  /** Grafana variable regex applied to each value; its first capture group is kept. */
-  regex?: string;
   description: string;
 }
 
 /**
- * The mail host: the `instance` label without its port, so one choice covers every exporter, plugin and native
- * endpoint on that host. Queries match it with HOST below.
+ * The mail host and the scrape target. prometheus/prometheus.yml gives every series a `host` label (set in the
+ * targets file, else the target address without its port), so one host choice covers every exporter, plugin and
+ * native endpoint on that machine; `instance` then narrows to one target of the chosen hosts.
  */
-export function hostVariable(selector: string): LabelVariable {
-  return {
-    name: 'instance',
-    label: 'Host',
-    selector,
-    labelName: 'instance',
-    regex: '/^(.*?)(:[0-9]+)?$/',
-    description: 'Mail host: the instance label without its port, so one choice covers every exporter and plugin of that host.',
-  };
+export function hostVariables(selector: string): LabelVariable[] {
+  const withHost = selector.startsWith('{') ? `{host=~"$host", ${selector.slice(1)}` : `${selector}{host=~"$host"}`;
+  return [
+    { name: 'host', label: 'Host', selector, description: 'Mail host (the host label prometheus/prometheus.yml sets on every target).' },
+    { name: 'instance', label: 'Instance', selector: withHost, description: 'Scrape target (address:port) on the chosen hosts.' },
+  ];
 }
 
-/** Label matcher for the `instance` variable: the chosen host(s), on any port. */
-export const HOST = 'instance=~"$instance(:[0-9]+)?"';
+/** Label matchers for the `host` and `instance` variables. */
+export const HOST = 'host=~"$host", instance=~"$instance"';
 
-/** The ZoneMTA sending zone variable, and its matcher. */
-export function zoneVariable(selector: string): LabelVariable {
-  return { name: 'zone', label: 'Sending zone', selector, description: 'ZoneMTA sending zone (zones section of the ZoneMTA config).' };
+/** The ZoneMTA sending zone variable (zones of the chosen hosts), and its matcher. */
+export function zoneVariable(metricsRegex: string): LabelVariable {
+  return {
+    name: 'zone',
+    label: 'Sending zone',
+    selector: `{__name__=~"${metricsRegex}", host=~"$host"}`,
+    description: 'ZoneMTA sending zone (the zones section of the ZoneMTA config).',
+  };
 }
 export const ZONE = 'zone=~"$zone"';
 
@@ -131,7 +131,9 @@ export function runbookLink(alert: string): string {
 function thresholds(p: Panel): ThresholdsConfigBuilder {
   const steps: { value: number | null; color: string }[] = [];
   if (p.criticalBelow !== undefined) {
-    steps.push({ value: null, color: 'red' }, { value: p.criticalBelow, color: 'green' });
+    steps.push({ value: null, color: 'red' });
+    if (p.warnBelow !== undefined) steps.push({ value: p.criticalBelow, color: 'orange' }, { value: p.warnBelow, color: 'green' });
+    else steps.push({ value: p.criticalBelow, color: 'green' });
   } else {
     steps.push({ value: null, color: 'green' });
     if (p.warnAt !== undefined) steps.push({ value: p.warnAt, color: 'orange' });
@@ -196,8 +198,8 @@ function finish<B extends AnyPanelBuilder>(b: B, p: Panel, w: number, h: number)
 }
 
 function labelVariable(v: LabelVariable): QueryVariableBuilder {
-  const query = `label_values(${v.selector}, ${v.labelName ?? v.name})`;
-  const b = new QueryVariableBuilder(v.name)
+  const query = `label_values(${v.selector}, ${v.name})`;
+  return new QueryVariableBuilder(v.name)
     .label(v.label)
     .description(v.description)
     .datasource(DATASOURCE)
@@ -209,8 +211,6 @@ function labelVariable(v: LabelVariable): QueryVariableBuilder {
     .includeAll(true)
     .allValue('.*')
     .current({ selected: true, text: 'All', value: '$__all' });
-  if (v.regex) b.regex(v.regex);
-  return b;
 }
 
 function withoutPlacement(link: object): void {

@@ -1,5 +1,5 @@
 /** Data stores: MongoDB (replica set, load, mail databases) and Redis (memory, clients, persistence, mail keys). */
-import { type DashboardSpec, HOST, hostVariable, stat, table, timeseries } from '../lib';
+import { type DashboardSpec, HOST, hostVariables, stat, table, timeseries } from '../lib';
 
 const H = HOST;
 const RI = '$__rate_interval';
@@ -9,7 +9,7 @@ export const datastores: DashboardSpec = {
   title: 'Mail / Data stores (MongoDB, Redis)',
   description:
     'MongoDB holds every mailbox, attachment and the ZoneMTA queue; Redis holds rate limits, counters, IMAP notifications and BullMQ queues. Fed by the mongodb and redis exporters.',
-  variables: [hostVariable('{__name__=~"mongodb_up|redis_up"}')],
+  variables: [...hostVariables('{__name__=~"mongodb_up|redis_up"}')],
   rows: [
     {
       title: 'Now',
@@ -19,6 +19,7 @@ export const datastores: DashboardSpec = {
           description: 'mongodb_up: whether the mongodb exporter reached MongoDB at the last scrape (1). At 0 WildDuck and ZoneMTA cannot work.',
           unit: 'bool',
           criticalBelow: 1,
+          alerts: ['TinomailMongoDBDown'],
           queries: [{ expr: `min(mongodb_up{${H}})` }],
         }),
         stat({
@@ -26,6 +27,7 @@ export const datastores: DashboardSpec = {
           description: 'Whether the replica set has a healthy primary (1). Without one every write fails: no mail is stored or queued.',
           unit: 'bool',
           criticalBelow: 1,
+          alerts: ['TinomailMongoDBNoPrimary'],
           queries: [{ expr: `min(mongodb_replset_primary_present{${H}})` }],
         }),
         stat({
@@ -33,6 +35,7 @@ export const datastores: DashboardSpec = {
           description: 'redis_up: whether the redis exporter reached Redis at the last scrape (1).',
           unit: 'bool',
           criticalBelow: 1,
+          alerts: ['TinomailRedisDown'],
           queries: [{ expr: `min(redis_up{${H}})` }],
         }),
         stat({
@@ -41,6 +44,7 @@ export const datastores: DashboardSpec = {
           unit: 'percentunit',
           warnAt: 0.8,
           criticalAt: 0.95,
+          alerts: ['TinomailRedisMemoryNearLimit'],
           queries: [{ expr: `max(redis_memory_used_bytes{${H}} / (redis_memory_max_bytes{${H}} > 0))` }],
         }),
       ],
@@ -53,6 +57,7 @@ export const datastores: DashboardSpec = {
           description: 'State of each replica set member as seen from each mongod (1 PRIMARY, 2 SECONDARY, 3 RECOVERING, 7 ARBITER, 8 DOWN, 9 ROLLBACK) and whether it is healthy.',
           unit: 'short',
           height: 6,
+          alerts: ['TinomailMongoDBMemberUnhealthy'],
           queries: [
             { expr: `max by (instance, member) (mongodb_replset_member_state{${H}})` },
             { expr: `min by (instance, member) (mongodb_replset_member_health{${H}})` },
@@ -62,6 +67,7 @@ export const datastores: DashboardSpec = {
           title: 'Replication lag',
           description: 'How far each member\'s last applied operation is behind the primary. Reads from a lagging secondary see old mail.',
           unit: 's',
+          alerts: ['TinomailMongoDBReplicationLag'],
           queries: [{ expr: `max by (member) (mongodb_replset_member_replication_lag_seconds{${H}})`, legend: '{{member}}' }],
         }),
         timeseries({
@@ -151,6 +157,7 @@ export const datastores: DashboardSpec = {
           title: 'MongoDB exporter collectors',
           description: 'Whether each collector of the mongodb exporter (server, replset, databases, queue) succeeded at the last scrape (1); a failing collector leaves its panels empty.',
           unit: 'bool',
+          alerts: ['TinomailCollectorFailing'],
           queries: [{ expr: `min by (collector) (mongodb_scrape_collector_success{${H}})`, legend: '{{collector}}' }],
         }),
       ],
@@ -162,6 +169,7 @@ export const datastores: DashboardSpec = {
           title: 'Memory',
           description: 'Memory Redis allocated for data, resident memory of the process, and maxmemory (0 = no limit). BullMQ needs the noeviction policy.',
           unit: 'bytes',
+          alerts: ['TinomailRedisMemoryNearLimit'],
           queries: [
             { expr: `max(redis_memory_used_bytes{${H}})`, legend: 'used' },
             { expr: `max(redis_memory_rss_bytes{${H}})`, legend: 'resident' },
@@ -188,6 +196,7 @@ export const datastores: DashboardSpec = {
           title: 'Evictions and refused connections',
           description: 'Keys evicted because of maxmemory and connections refused at maxclients, per second. Any eviction can lose rate-limit counters or BullMQ jobs.',
           unit: 'ops',
+          alerts: ['TinomailRedisEvictingKeys'],
           queries: [
             { expr: `sum(rate(redis_evicted_keys_total{${H}}[${RI}]))`, legend: 'evicted keys' },
             { expr: `sum(rate(redis_rejected_connections_total{${H}}[${RI}]))`, legend: 'refused connections' },

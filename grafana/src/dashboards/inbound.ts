@@ -1,5 +1,5 @@
 /** Inbound: Haraka (the tinomail plugin), Rspamd, and the MX log events haraka-plugin-wildduck sends as GELF. */
-import { type DashboardSpec, HOST, hostVariable, stat, timeseries } from '../lib';
+import { type DashboardSpec, HOST, hostVariables, stat, timeseries } from '../lib';
 
 const H = HOST;
 const RI = '$__rate_interval';
@@ -9,7 +9,7 @@ export const inbound: DashboardSpec = {
   title: 'Mail / Inbound (Haraka, Rspamd, MX)',
   description:
     'Inbound mail at the MX: SMTP connections, recipients and messages as Haraka answers them (haraka-plugin-tinomail), rejections by plugin and reason, Rspamd verdicts, and what haraka-plugin-wildduck logged over GELF (stored, unknown users, over quota, rate limits).',
-  variables: [hostVariable('{__name__=~"haraka_connections_total|gelf_messages_total|rspamd_scanned_total"}')],
+  variables: [...hostVariables('{__name__=~"haraka_connections_total|gelf_messages_total|rspamd_scanned_total"}')],
   rows: [
     {
       title: 'Now',
@@ -18,6 +18,7 @@ export const inbound: DashboardSpec = {
           title: 'Messages accepted per minute',
           description: 'Messages Haraka accepted with a 2xx reply to the final dot, per minute over the last 5 minutes.',
           unit: 'mpm',
+          alerts: ['TinomailMXAcceptingNothing'],
           queries: [{ expr: `sum(rate(haraka_messages_total{result="accept", ${H}}[5m])) * 60` }],
         }),
         stat({
@@ -26,6 +27,7 @@ export const inbound: DashboardSpec = {
           unit: 'percentunit',
           warnAt: 0.3,
           criticalAt: 0.6,
+          alerts: ['TinomailInboundRejectionSpike'],
           queries: [{ expr: `sum(rate(haraka_recipients_total{result=~"reject|tempfail", ${H}}[15m])) / sum(rate(haraka_recipients_total{${H}}[15m]))` }],
         }),
         stat({
@@ -64,6 +66,7 @@ export const inbound: DashboardSpec = {
           description: "RCPT TO per minute as Haraka answered them: accept, tempfail (4xx), reject (5xx). Haraka's own counts, so they include refusals no plugin logs.",
           unit: 'mpm',
           stacked: true,
+          alerts: ['TinomailInboundRejectionSpike'],
           queries: [{ expr: `sum by (result) (rate(haraka_recipients_total{${H}}[${RI}])) * 60`, legend: '{{result}}' }],
         }),
         timeseries({
@@ -239,6 +242,7 @@ export const inbound: DashboardSpec = {
           title: 'GELF intake',
           description: 'GELF messages decoded per minute by sending component, and datagrams or frames dropped by reason. No messages from a component means its GELF settings are wrong or it is down.',
           unit: 'cpm',
+          alerts: ['TinomailNoLogEvents', 'TinomailGELFDecodeErrors'],
           queries: [
             { expr: `sum by (component) (rate(gelf_messages_total{${H}}[${RI}])) * 60`, legend: '{{component}}' },
             { expr: `sum by (reason) (rate(gelf_decode_errors_total{${H}}[${RI}])) * 60`, legend: 'dropped {{reason}}' },

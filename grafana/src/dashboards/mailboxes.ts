@@ -1,5 +1,5 @@
 /** Mailboxes and IMAP: WildDuck's native metrics, account aggregates from the wildduck exporter, authentication. */
-import { type DashboardSpec, HOST, hostVariable, stat, table, timeseries } from '../lib';
+import { type DashboardSpec, HOST, hostVariables, stat, table, timeseries } from '../lib';
 
 const H = HOST;
 const RI = '$__rate_interval';
@@ -9,7 +9,7 @@ export const mailboxes: DashboardSpec = {
   title: 'Mail / Mailboxes and IMAP (WildDuck)',
   description:
     "WildDuck: its services and protocol traffic from its own /metrics ([metrics] enabled = true), account and storage aggregates from the wildduck exporter (REST API), and logins from WildDuck's GELF logs and Redis.",
-  variables: [hostVariable('{__name__=~"wildduck_info|wildduck_users|gelf_auth_attempts_total|redis_wildduck_imap_connections"}')],
+  variables: [...hostVariables('{__name__=~"wildduck_info|wildduck_users|gelf_auth_attempts_total|redis_wildduck_imap_connections"}')],
   rows: [
     {
       title: 'Now',
@@ -19,6 +19,7 @@ export const mailboxes: DashboardSpec = {
           description: 'GET /health of the WildDuck API at the last scrape: 1 healthy. At 0 see the failure reason panel (DB down, Redis not writeable, ...).',
           unit: 'bool',
           criticalBelow: 1,
+          alerts: ['TinomailWildDuckHealthFailing'],
           queries: [{ expr: `min(1 - max by (instance) (wildduck_health_failure{${H}}))` }],
         }),
         stat({
@@ -153,6 +154,7 @@ export const mailboxes: DashboardSpec = {
           title: 'Users near their quota',
           description: 'Users whose storage used is at least the given share of their quota. At 100% incoming mail is refused with MBOX_FULL.',
           unit: 'short',
+          alerts: ['TinomailUsersOverQuotaGrowing'],
           queries: [{ expr: `max by (ratio) (wildduck_users_quota_use_at_least{${H}})`, legend: '>= {{ratio}}' }],
         }),
         timeseries({
@@ -190,6 +192,7 @@ export const mailboxes: DashboardSpec = {
           title: 'Health failure reason',
           description: 'Why GET /health failed at the last scrape: 1 for the current reason (DB down, Redis not writeable, unreachable, ...).',
           unit: 'bool',
+          alerts: ['TinomailWildDuckHealthFailing'],
           queries: [{ expr: `max by (reason) (wildduck_health_failure{${H}})`, legend: '{{reason}}' }],
         }),
       ],
@@ -207,6 +210,7 @@ export const mailboxes: DashboardSpec = {
           title: 'Logins by result (GELF)',
           description: 'Authentication attempts per minute logged over GELF by WildDuck and the MTA (zonemta-wildduck), by component and result (success, fail, ratelimited, disabled, ...).',
           unit: 'cpm',
+          alerts: ['TinomailAuthFailureSpike'],
           queries: [{ expr: `sum by (component, result) (rate(gelf_auth_attempts_total{${H}}[${RI}])) * 60`, legend: '{{component}} {{result}}' }],
         }),
         timeseries({

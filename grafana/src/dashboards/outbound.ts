@@ -1,5 +1,5 @@
 /** Outbound: ZoneMTA per sending zone, sending IP and destination; deferrals, bounce categories, the queue. */
-import { type DashboardSpec, HOST, hostVariable, stat, timeseries, ZONE, zoneVariable } from '../lib';
+import { type DashboardSpec, HOST, hostVariables, stat, timeseries, ZONE, zoneVariable } from '../lib';
 
 const H = HOST;
 const Z = ZONE;
@@ -11,8 +11,8 @@ export const outbound: DashboardSpec = {
   description:
     'Outbound delivery by ZoneMTA: attempts per sending zone, sending IP and destination, deferrals and bounce categories, and the queue in MongoDB. Fed by the zonemta-tinomail plugin, the mongodb exporter and ZoneMTA\'s own /metrics.',
   variables: [
-    hostVariable('{__name__=~"zonemta_tinomail_info|zonemta_queue_size|mongodb_zonemta_queue_recipients"}'),
-    zoneVariable('{__name__=~"zonemta_tinomail_deliveries_total|mongodb_zonemta_queue_recipients"}'),
+    ...hostVariables('{__name__=~"zonemta_tinomail_info|zonemta_queue_size|mongodb_zonemta_queue_recipients"}'),
+    zoneVariable('zonemta_tinomail_deliveries_total|mongodb_zonemta_queue_recipients'),
   ],
   rows: [
     {
@@ -48,7 +48,8 @@ export const outbound: DashboardSpec = {
           description: 'Age of the oldest recipient still in the queue, across the zones chosen. Mail older than a few hours is stuck or being deferred again and again.',
           unit: 's',
           warnAt: 3600,
-          criticalAt: 4 * 3600,
+          criticalAt: 86400,
+          alerts: ['TinomailQueueOldestMessageTooOld'],
           queries: [{ expr: `max(mongodb_zonemta_queue_oldest_age_seconds{${H}, ${Z}})` }],
         }),
       ],
@@ -80,6 +81,20 @@ export const outbound: DashboardSpec = {
           description: 'Delivery attempts per minute by sending IP (the local address ZoneMTA sent from) and outcome. A sending IP with many deferrals or rejections is likely listed on a blocklist.',
           unit: 'mpm',
           queries: [{ expr: `sum by (sending_ip, outcome) (rate(zonemta_tinomail_deliveries_total{${H}, ${Z}}[${RI}])) * 60`, legend: '{{sending_ip}} {{outcome}}' }],
+        }),
+        timeseries({
+          title: 'Failed share by sending IP',
+          description: 'Share of attempts from each sending IP that were deferred or rejected over 15 minutes (recording rule of the sending IP alert). Above 30% the IP is likely blocklisted or throttled by the big providers.',
+          unit: 'percentunit',
+          min: 0,
+          max: 1,
+          alerts: ['TinomailSendingIPHighFailureRatio'],
+          queries: [
+            {
+              expr: `sum by (zone, sending_ip) (zone_sending_ip_outcome:zonemta_tinomail_deliveries:ratio_rate15m{outcome=~"deferred|rejected", ${H}, ${Z}})`,
+              legend: '{{zone}} {{sending_ip}}',
+            },
+          ],
         }),
         timeseries({
           title: 'Attempts by destination',
@@ -139,6 +154,7 @@ export const outbound: DashboardSpec = {
           title: 'ZoneMTA native delivery status',
           description: "ZoneMTA's own /metrics counter zonemta_delivery_status by status and zone, per minute: a cross-check of the plugin's counts.",
           unit: 'mpm',
+          alerts: ['TinomailOutboundDeliveriesStopped'],
           queries: [{ expr: `sum by (zone, status) (rate(zonemta_delivery_status{${H}, ${Z}}[${RI}])) * 60`, legend: '{{zone}} {{status}}' }],
         }),
       ],
@@ -151,12 +167,14 @@ export const outbound: DashboardSpec = {
           description: 'Recipients in the ZoneMTA queue per zone: queued (due, waiting for a sender), deferred (waiting for a retry), locked (being delivered). Read from MongoDB by the mongodb exporter.',
           unit: 'short',
           stacked: true,
+          alerts: ['TinomailDeferredQueueGrowing'],
           queries: [{ expr: `sum by (zone, state) (mongodb_zonemta_queue_recipients{${H}, ${Z}})`, legend: '{{zone}} {{state}}' }],
         }),
         timeseries({
           title: 'Oldest recipient by zone',
           description: 'Age of the oldest recipient in each zone\'s queue. Steady growth while the queue is not empty means the zone is not delivering.',
           unit: 's',
+          alerts: ['TinomailQueueOldestMessageTooOld'],
           queries: [{ expr: `max by (zone) (mongodb_zonemta_queue_oldest_age_seconds{${H}, ${Z}})`, legend: '{{zone}}' }],
         }),
         timeseries({
@@ -178,6 +196,7 @@ export const outbound: DashboardSpec = {
           title: 'ZoneMTA native queue size',
           description: "ZoneMTA's own zonemta_queue_size (whole queue, no zone): every ZoneMTA sharing the MongoDB reports the same total, so the highest value is shown.",
           unit: 'short',
+          alerts: ['TinomailOutboundDeliveriesStopped'],
           queries: [{ expr: `max by (type) (zonemta_queue_size{${H}})`, legend: '{{type}}' }],
         }),
         timeseries({

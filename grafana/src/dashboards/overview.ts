@@ -1,5 +1,5 @@
 /** Overview: is mail coming in and going out, is the queue backing up, what is failing, what is alerting. */
-import { type DashboardSpec, HOST, hostVariable, stat, table, timeseries } from '../lib';
+import { type DashboardSpec, HOST, hostVariables, stat, table, timeseries } from '../lib';
 
 const H = HOST;
 const RI = '$__rate_interval';
@@ -9,7 +9,7 @@ export const overview: DashboardSpec = {
   title: 'Mail / Overview',
   description:
     'The first dashboard to open: mail in (Haraka) and out (ZoneMTA), the outbound queue, errors across the suite, alerts firing and targets down. Every other mail dashboard is one click away in the links at the top.',
-  variables: [hostVariable('up')],
+  variables: [...hostVariables('up')],
   rows: [
     {
       title: 'Now',
@@ -27,6 +27,7 @@ export const overview: DashboardSpec = {
           description: 'Scrape targets (exporters, plugins, native /metrics) that did not answer their last scrape. An exporter that answers but cannot reach its service shows in its own <name>_up instead.',
           unit: 'short',
           criticalAt: 1,
+          alerts: ['TinomailMailServiceDown', 'TinomailExporterDown'],
           queries: [{ expr: `count(up{${H}} == 0) or vector(0)` }],
           width: 4,
         }),
@@ -34,14 +35,15 @@ export const overview: DashboardSpec = {
           title: 'Inbound accepted',
           description: 'Messages the MX (Haraka) accepted per minute over the last 5 minutes.',
           unit: 'mpm',
-          queries: [{ expr: `sum(rate(haraka_messages_total{result="accept", ${H}}[5m])) * 60 or vector(0)` }],
+          alerts: ['TinomailMXAcceptingNothing'],
+          queries: [{ expr: `sum(rate(haraka_messages_total{result="accept", ${H}}[5m])) * 60` }],
           width: 4,
         }),
         stat({
           title: 'Outbound delivered',
           description: 'Recipients remote MX accepted from ZoneMTA per minute over the last 5 minutes.',
           unit: 'mpm',
-          queries: [{ expr: `sum(rate(zonemta_tinomail_deliveries_total{outcome="accepted", ${H}}[5m])) * 60 or vector(0)` }],
+          queries: [{ expr: `sum(rate(zonemta_tinomail_deliveries_total{outcome="accepted", ${H}}[5m])) * 60` }],
           width: 4,
         }),
         stat({
@@ -56,7 +58,8 @@ export const overview: DashboardSpec = {
           description: 'Age of the oldest recipient in the ZoneMTA queue. Hours mean mail is stuck: see Outbound.',
           unit: 's',
           warnAt: 3600,
-          criticalAt: 4 * 3600,
+          criticalAt: 86400,
+          alerts: ['TinomailQueueOldestMessageTooOld'],
           queries: [{ expr: `max(mongodb_zonemta_queue_oldest_age_seconds{${H}})` }],
           width: 4,
         }),
@@ -124,10 +127,11 @@ export const overview: DashboardSpec = {
           runbooks: true,
         }),
         table({
-          title: 'Targets down',
+          title: 'Targets not answering',
           description: 'Scrape targets that failed their last scrape, by job and instance. A plugin target down usually means Haraka or ZoneMTA itself is down.',
           unit: 'short',
           width: 12,
+          alerts: ['TinomailMailServiceDown', 'TinomailExporterDown'],
           queries: [{ expr: `up{${H}} == 0` }],
         }),
       ],
