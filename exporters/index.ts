@@ -1,4 +1,6 @@
 /** Every exporter the command line knows, in the order `all` starts them. */
 import type { ExporterDefinition } from './kit/exporter';
+import { definition as mongodb } from './mongodb';
+import { definition as wildduck } from './wildduck';
 
-export const exporters: ExporterDefinition[] = [];
+export const exporters: ExporterDefinition[] = [wildduck, mongodb];

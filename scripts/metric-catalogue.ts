@@ -8,6 +8,7 @@ import { exporters } from '../exporters/index';
 import { parseFlags } from '../exporters/kit/flags';
 import { silentLogger } from '../exporters/kit/log';
 import { commonFlags, registerKitMetrics } from '../exporters/kit/run';
+import { registerMetrics as registerZonemtaMetrics } from '../plugins/zonemta/src/index';
 
 export interface CatalogueEntry {
   component: string;
@@ -18,7 +19,9 @@ export interface CatalogueEntry {
 }
 
 /** Plugins: a component name and a function registering the plugin's metrics on a registry. */
-const plugins: { component: string; register: (registry: Registry) => void }[] = [];
+const plugins: { component: string; register: (registry: Registry) => void }[] = [
+  { component: 'ZoneMTA plugin (zonemta-tinomail)', register: registerZonemtaMetrics },
+];
 
 function entries(component: string, registry: Registry): CatalogueEntry[] {
   return registry.getMetricsAsArray().map((m) => {
