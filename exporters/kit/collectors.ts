@@ -15,6 +15,14 @@ export interface Collector {
 
 export class CollectorTimeoutError extends Error {}
 
+/**
+ * Collectors end a little before the scrape's deadline, so their failures are reported in the same scrape
+ * instead of the kit's deadline answering `up 0` first.
+ */
+export function collectorBudgetMs(remainingMs: number): number {
+  return remainingMs - Math.min(100, remainingMs / 10);
+}
+
 /** Runs fn with a deadline; rejects with CollectorTimeoutError when it passes. */
 export async function withDeadline<T>(ms: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
@@ -64,7 +72,7 @@ export class CollectorRunner {
       this.collectors.map(async (c) => {
         const started = performance.now();
         try {
-          await withDeadline(ctx.deadline - Date.now(), (signal) =>
+          await withDeadline(collectorBudgetMs(ctx.deadline - Date.now()), (signal) =>
             c.collect({ ...ctx, signal: AbortSignal.any([signal, ctx.signal]) }),
           );
           this.success.set({ collector: c.name }, 1);
