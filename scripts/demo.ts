@@ -77,7 +77,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
     const redisServer = which('redis-server');
     if (redisServer) {
       redisPort = await freePort(0); // never a real Redis on 6379
-      const child: Child = startChild('redis-server', redisServer, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+      const child: Child = startChild('redis-server', redisServer, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory', '64mb', '--maxmemory-policy', 'noeviction']);
       stops.push(() => child.stop());
       await waitFor(child, 'ready line', () => /Ready to accept connections/.test(child.output()));
       redis = new Redis({ port: redisPort, host: '127.0.0.1', db: 3, lazyConnect: true });
@@ -142,7 +142,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
       const promPort = await port(9090);
       targets.prometheus = [`127.0.0.1:${promPort}`];
       writePrometheusConfig(join(dir, 'prometheus'), targets, opts.scrapeInterval ?? '5s');
-      prometheus = await startPrometheus(prometheusBinary, join(dir, 'prometheus'), promPort);
+      prometheus = await startPrometheus(prometheusBinary, join(dir, 'prometheus'), promPort, Object.values(targets).flat().length);
       stops.push(() => prometheus!.child.stop());
     } else if (opts.prometheus !== false) {
       skipped.push('prometheus is not installed (apt-get install prometheus): scrape the /metrics addresses yourself');

@@ -58,8 +58,11 @@ export interface RunningPrometheus {
   child: Child;
 }
 
-/** Starts /usr/bin/prometheus on the written config and waits until it is ready. */
-export async function startPrometheus(binary: string, dir: string, port: number): Promise<RunningPrometheus> {
+/**
+ * Starts /usr/bin/prometheus on the written config and waits until it has scraped each of `targetCount` targets
+ * once (service discovery hands new targets over in batches every 5 seconds).
+ */
+export async function startPrometheus(binary: string, dir: string, port: number, targetCount: number): Promise<RunningPrometheus> {
   const url = `http://127.0.0.1:${port}`;
   const child = startChild('prometheus', binary, [
     `--config.file=${join(dir, 'prometheus.yml')}`,
@@ -67,6 +70,16 @@ export async function startPrometheus(binary: string, dir: string, port: number)
     `--web.listen-address=127.0.0.1:${port}`,
     '--log.level=warn',
   ]);
-  await waitFor(child, 'ready answer', () => httpOk(`${url}/-/ready`));
+  try {
+    await waitFor(child, 'ready answer', () => httpOk(`${url}/-/ready`));
+    await waitFor(child, `first scrape of ${targetCount} targets`, async () => {
+      const res = (await (await fetch(`${url}/api/v1/targets?state=active`)).json()) as { data: { activeTargets: { health: string }[] } };
+      const targets = res.data.activeTargets;
+      return targets.length === targetCount && targets.every((t) => t.health !== 'unknown');
+    });
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
   return { url, child };
 }

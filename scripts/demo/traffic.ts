@@ -92,7 +92,7 @@ export class Traffic {
       send(undefined, ['bob@example.com', 'nobody@elsewhere.test'], 5 + Math.random() * 5),
       send(undefined, ['carol@example.com'], this.round % 3 === 0 ? 20 : 2),
       send(SMTP_USER, ['friend@gmail.com'], 0.5),
-      this.round % 4 === 0 ? send({ user: SMTP_USER.user, pass: 'wrong' }, ['x@example.com'], 1) : Promise.resolve(),
+      this.round % 2 === 0 ? send({ user: SMTP_USER.user, pass: 'wrong' }, ['x@example.com'], 1) : Promise.resolve(),
     ]);
   }
 
@@ -117,18 +117,18 @@ export class Traffic {
       mx({ short_message: `[RCPT TO:full@example.com] ${q}`, _mail_action: 'rcpt_to', _error: 'user over quota', _over_quota: 'yes' }),
       mx({ short_message: `[RCPT TO:busy@example.com] ${q}`, _mail_action: 'rcpt_to', _rate_limit: 'yes', _selector: pick(['rcpt', 'rcptIp']), _error: 'too many attempts' }),
       mx({ short_message: `[PROCESS] ${q}`, _mail_action: 'process', _stored: 'yes', _stored_size: 2000 + Math.floor(Math.random() * 80000), _spam_score: score, _spam_action: score > 6 ? 'add header' : 'no action', _user: 'u1' }),
-      this.round % 5 === 0 ? mx({ short_message: `[PROCESS] ${q}`, _mail_action: 'process', _no_store: 'yes', _error: 'failed to store message', _failure: 'yes' }) : Promise.resolve(),
+      this.round % 2 === 1 ? mx({ short_message: `[PROCESS] ${q}`, _mail_action: 'process', _no_store: 'yes', _error: 'failed to store message', _failure: 'yes' }) : Promise.resolve(),
       mx({ _queue_id: `F${this.round}`, short_message: `[QUEUED] F${this.round}`, _parent_queue_id: q, _queued: 'yes', _forwarded: 'yes' }),
       mx({ _queue_id: `A${this.round}`, short_message: `[QUEUED] A${this.round}`, _parent_queue_id: q, _queued: 'yes', _autoreply: 'yes' }),
       wildduck({ short_message: '[AUTHOK] alice@example.com', _mail_action: 'auth', _auth_result: 'success', _scope: 'imap', _user: 'u1' }),
       wildduck({ short_message: '[AUTHFAIL] alice@example.com', _auth_result: pick(['fail', 'fail', 'ratelimited']), _scope: pick(['imap', 'pop3']) }),
       wildduck({ short_message: '[CONNSTART] Connection established for u1', _connection: 'establish', _service: 'imap', _user: 'u1', _limit: 15 }),
-      this.round % 6 === 0 ? wildduck({ short_message: '[CONNFAILED] Connection failed for u2', _connection: 'limited', _service: 'imap', _user: 'u2', _limit: 15 }) : Promise.resolve(),
+      this.round % 2 === 0 ? wildduck({ short_message: '[CONNFAILED] Connection failed for u2', _connection: 'limited', _service: 'imap', _user: 'u2', _limit: 15 }) : Promise.resolve(),
       mta({ short_message: `[QUEUED] M${this.round}`, _queue_id: `M${this.round}`, _mail_action: 'queued', _interface: 'feeder' }),
       mta({ short_message: `[ACCEPTED] M${this.round}.001`, _mail_action: 'accepted', _zone: 'default', _response: '250 2.0.0 OK' }),
       mta({ short_message: `[DEFERRED] M${this.round}.002`, _mail_action: 'deferred', _zone: 'default', _bounce_category: 'greylist', _bounce_count: 1 }),
-      this.round % 3 === 0 ? mta({ short_message: `[RCPT TO:x@example.org] s${this.round}`, _mail_action: 'rcpt_to', _allowed: 'no', _daily: 'yes', _rate_limit: 'yes' }) : Promise.resolve(),
-      this.round % 4 === 0 ? mta({ short_message: `[RWENVELOPE] M${this.round}`, _mail_action: 'rw_envelope_from', _rewrite_from: 'alice@example.com' }) : Promise.resolve(),
+      this.round % 2 === 1 ? mta({ short_message: `[RCPT TO:x@example.org] s${this.round}`, _mail_action: 'rcpt_to', _allowed: 'no', _daily: 'yes', _rate_limit: 'yes' }) : Promise.resolve(),
+      this.round % 2 === 0 ? mta({ short_message: `[RWENVELOPE] M${this.round}`, _mail_action: 'rw_envelope_from', _rewrite_from: 'alice@example.com' }) : Promise.resolve(),
     ]).then(() => undefined);
   }
 
@@ -136,23 +136,23 @@ export class Traffic {
     const sender = this.sender;
     if (!sender) return;
     const tls = (secure: boolean) => (secure ? { secure: true, tls: true, tlsVersion: 'TLSv1.3', tlsAuthorized: true } : { secure: false, tls: false, tlsVersion: false, tlsAuthorized: false });
+    // Six recipients a round: four delivered, one deferred (after a failed STARTTLS), one rejected.
     for (let k = 0; k < 6; k++) {
       const id = `19${this.round.toString(16).padStart(6, '0')}${k}`;
-      const ip = pick(['192.0.2.1', '192.0.2.2']);
-      const zone = pick(['default', 'default', 'bulk']);
-      const domain = pick(['gmail.com', 'outlook.com', 'example.org', 'yahoo.com']);
-      const created = new Date(Date.now() - Math.floor(Math.random() * 3600) * 1000).toISOString();
+      const ip = ['192.0.2.1', '192.0.2.2'][(this.round + k) % 2];
+      const zone = k % 3 === 2 ? 'bulk' : 'default';
+      const domain = ['gmail.com', 'outlook.com', 'example.org', 'yahoo.com'][(this.round + k) % 4];
+      const created = new Date(Date.now() - (60 + k * 600) * 1000).toISOString();
       await sender.runHooks('sender:fetch', [{ id, seq: '001', domain, sendingZone: zone, recipient: `r${k}@${domain}`, created, queued: new Date().toISOString(), _deferred: false }]);
       const common = { zone, to: `r${k}@${domain}`, mx: `mx.${domain}`, host: '203.0.113.5', ip, from: 'sender@demo.test' };
-      const roll = Math.random();
-      if (roll < 0.7) {
-        sender.remotelog(id, '001', 'ACCEPTED', { ...common, response: '250 2.0.0 OK queued', size: 4096, timer: 200 + Math.floor(Math.random() * 3000), start: 10, ...tls(true) });
-      } else if (roll < 0.9) {
-        if (k % 2 === 0) await sender.runHooks('sender:tlserror', [{ id, seq: '001', sendingZone: zone }, { secure: false }, new Error('socket hang up')]);
+      if (k < 4) {
+        sender.remotelog(id, '001', 'ACCEPTED', { ...common, response: '250 2.0.0 OK queued', size: 4096, timer: 200 + Math.floor(Math.random() * 3000), start: 10, ...tls(k !== 3) });
+      } else if (k === 4) {
+        await sender.runHooks('sender:tlserror', [{ id, seq: '001', sendingZone: zone }, { secure: false }, new Error('socket hang up')]);
         sender.remotelog(id, '001', 'DEFERRED', {
           ...common,
-          category: pick(['blacklist', 'greylist', 'network']),
-          defcount: 1 + Math.floor(Math.random() * 4),
+          category: ['blacklist', 'greylist', 'network'][this.round % 3],
+          defcount: 1 + (this.round % 4),
           response: '451 4.7.1 Try again later',
           ...tls(false),
         });
@@ -162,9 +162,9 @@ export class Traffic {
     }
     // What the master and the receivers log (they are other processes in ZoneMTA; here they log through the same path).
     sender.remotelog(`q${this.round}`, false, 'QUEUED', { interface: 'feeder', from: 'sender@demo.test', to: 'r@gmail.com' });
-    if (this.round % 3 === 0) sender.remotelog(`n${this.round}`, false, 'NOQUEUE', { interface: 'feeder', description: 'spam', responseText: '550 Message rejected as spam' });
-    if (this.round % 4 === 0) sender.remotelog(`d${this.round}`, false, 'DROP', { interface: 'feeder', description: 'suppressed' });
-    if (this.round % 5 === 0) sender.remotelog(`b${this.round}`, false, 'QUEUE_BOUNCE', { bounceType: 'failure', queued: 'yes', category: 'recipient' });
+    if (this.round % 2 === 1) sender.remotelog(`n${this.round}`, false, 'NOQUEUE', { interface: 'feeder', description: 'spam', responseText: '550 Message rejected as spam' });
+    if (this.round % 2 === 0) sender.remotelog(`d${this.round}`, false, 'DROP', { interface: 'feeder', description: 'suppressed' });
+    if (this.round % 2 === 1) sender.remotelog(`b${this.round}`, false, 'QUEUE_BOUNCE', { bounceType: 'failure', queued: 'yes', category: 'recipient' });
   }
 
   private async redisKeys(): Promise<void> {
