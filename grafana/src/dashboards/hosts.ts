@@ -10,7 +10,7 @@ export const hosts: DashboardSpec = {
   uid: 'tinomail-hosts',
   title: 'Mail / Hosts and processes',
   description:
-    'The machines of the mail system: CPU, memory, disks and network (node_exporter), the mail processes and their ports (system exporter), TLS probes of the mail ports (blackbox_exporter), and every scrape target with its exporter\'s health.',
+    'The machines of the mail system: CPU, memory, disks and network, the mail processes and their ports (system exporter), disks as node_exporter sees them (the disk alert), TLS probes of the mail ports (blackbox_exporter), and every scrape target with its exporter\'s health.',
   variables: [...hostVariables('up')],
   rows: [
     {
@@ -53,15 +53,20 @@ export const hosts: DashboardSpec = {
       ],
     },
     {
-      title: 'Machines (node_exporter)',
+      title: 'Machines (system exporter)',
       panels: [
         timeseries({
           title: 'CPU busy',
-          description: 'Share of CPU time not idle, per host.',
+          description: 'Share of CPU time not idle, per host (/proc/stat).',
           unit: 'percentunit',
           min: 0,
           max: 1,
-          queries: [{ expr: `1 - avg by (host) (rate(node_cpu_seconds_total{mode="idle", ${H}}[${RI}]))`, legend: '{{host}}' }],
+          queries: [
+            {
+              expr: `1 - sum by (host) (rate(system_cpu_seconds_total{mode="idle", ${H}}[${RI}])) / sum by (host) (rate(system_cpu_seconds_total{${H}}[${RI}]))`,
+              legend: '{{host}}',
+            },
+          ],
         }),
         timeseries({
           title: 'Memory available',
@@ -69,11 +74,83 @@ export const hosts: DashboardSpec = {
           unit: 'percentunit',
           min: 0,
           max: 1,
-          queries: [{ expr: `node_memory_MemAvailable_bytes{${H}} / node_memory_MemTotal_bytes{${H}}`, legend: '{{host}}' }],
+          queries: [{ expr: `system_memory_available_bytes{${H}} / system_memory_total_bytes{${H}}`, legend: '{{host}}' }],
         }),
         timeseries({
+          title: 'Load per CPU',
+          description: 'One-minute load average divided by the number of CPUs. Above 1 work waits for a CPU.',
+          unit: 'short',
+          queries: [{ expr: `system_load_average{period="1m", ${H}} / on (host, instance) system_cpus{${H}}`, legend: '{{host}}' }],
+        }),
+        timeseries({
+          title: 'Filesystems used',
+          description: 'Used share of each mounted filesystem. MongoDB, the mail queue and the logs live on these.',
+          unit: 'percentunit',
+          min: 0,
+          max: 1,
+          queries: [{ expr: `system_filesystem_used_bytes{${H}} / (system_filesystem_size_bytes{${H}} > 0)`, legend: '{{host}} {{mountpoint}}' }],
+        }),
+        timeseries({
+          title: 'Disk throughput',
+          description: 'Bytes read from and written to all disks per second, per host.',
+          unit: 'Bps',
+          queries: [
+            { expr: `sum by (host) (rate(system_disk_read_bytes_total{${H}}[${RI}]))`, legend: '{{host}} read' },
+            { expr: `sum by (host) (rate(system_disk_written_bytes_total{${H}}[${RI}]))`, legend: '{{host}} written' },
+          ],
+        }),
+        timeseries({
+          title: 'Network traffic',
+          description: 'Bytes received and sent per second per host, loopback excluded.',
+          unit: 'Bps',
+          queries: [
+            { expr: `sum by (host) (rate(system_network_receive_bytes_total{device!="lo", ${H}}[${RI}]))`, legend: '{{host}} in' },
+            { expr: `sum by (host) (rate(system_network_transmit_bytes_total{device!="lo", ${H}}[${RI}]))`, legend: '{{host}} out' },
+          ],
+        }),
+      ],
+    },
+    {
+      title: 'Mail processes (system exporter)',
+      panels: [
+        timeseries({
+          title: 'Processes per service',
+          description: 'Running processes of each mail service (haraka, zone-mta, wildduck, rspamd, mongod, redis-server by command line). 0 means the service is not running on that host.',
+          unit: 'short',
+          queries: [{ expr: `max by (host, service) (system_service_processes{${H}})`, legend: '{{host}} {{service}}' }],
+        }),
+        timeseries({
+          title: 'CPU per service',
+          description: 'CPU used by the processes of each mail service, in CPUs (1 = one core busy).',
+          unit: 'short',
+          queries: [{ expr: `sum by (host, service) (rate(system_service_cpu_seconds_total{${H}}[${RI}]))`, legend: '{{host}} {{service}}' }],
+        }),
+        timeseries({
+          title: 'Memory per service',
+          description: 'Resident memory of the processes of each mail service. Steady growth until a restart is a leak.',
+          unit: 'bytes',
+          queries: [{ expr: `sum by (host, service) (system_service_resident_memory_bytes{${H}})`, legend: '{{host}} {{service}}' }],
+        }),
+        timeseries({
+          title: 'Time since start per service',
+          description: 'How long the oldest process of each mail service has been running. A saw-tooth near zero is a crash loop.',
+          unit: 's',
+          queries: [{ expr: `time() - max by (host, service) (system_service_start_time_seconds{${H}})`, legend: '{{host}} {{service}}' }],
+        }),
+        table({
+          title: 'Mail ports listening',
+          description: 'Whether something listens on each expected TCP port of the host (25, 587, 465, 993, 995, the APIs, MongoDB, Redis): 0 means clients cannot connect.',
+          unit: 'bool',
+          queries: [{ expr: `max by (host, port) (system_port_listening{${H}})` }],
+        }),
+      ],
+    },
+    {
+      title: 'Disks (node_exporter)',
+      panels: [
+        timeseries({
           title: 'Filesystem space used',
-          description: 'Used share of each data filesystem. The disk alert fires when the trend of the last 6 hours fills it within a day.',
+          description: 'Used share of each data filesystem as node_exporter sees it. The disk alert fires when the trend of the last 6 hours fills it within a day.',
           unit: 'percentunit',
           min: 0,
           max: 1,
@@ -91,26 +168,6 @@ export const hosts: DashboardSpec = {
           unit: 'percentunit',
           min: 0,
           queries: [{ expr: `rate(node_disk_io_time_seconds_total{${H}}[${RI}])`, legend: '{{host}} {{device}}' }],
-        }),
-        timeseries({
-          title: 'Network traffic',
-          description: 'Bytes received and sent per second per host, loopback and virtual interfaces excluded.',
-          unit: 'Bps',
-          queries: [
-            { expr: `sum by (host) (rate(node_network_receive_bytes_total{device!~"lo|veth.*|docker.*|br-.*", ${H}}[${RI}]))`, legend: '{{host}} in' },
-            { expr: `sum by (host) (rate(node_network_transmit_bytes_total{device!~"lo|veth.*|docker.*|br-.*", ${H}}[${RI}]))`, legend: '{{host}} out' },
-          ],
-        }),
-        timeseries({
-          title: 'Load per CPU',
-          description: 'One-minute load average divided by the number of CPUs. Above 1 work waits for a CPU.',
-          unit: 'short',
-          queries: [
-            {
-              expr: `node_load1{${H}} / on (host, instance) count by (host, instance) (rate(node_cpu_seconds_total{mode="idle", ${H}}[${RI}]))`,
-              legend: '{{host}}',
-            },
-          ],
         }),
       ],
     },
