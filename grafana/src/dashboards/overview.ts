@@ -120,10 +120,10 @@ export const overview: DashboardSpec = {
       panels: [
         table({
           title: 'Alerts firing now',
-          description: 'Every alert firing in this Prometheus with its severity and instance. Open the runbook (link in this panel, or the runbook_url of the notification) for what to do.',
+          description: 'Every alert firing in this Prometheus with its severity, the part of the suite it is about and its host. Open the runbook (link in this panel, or the runbook_url of the notification) for what to do.',
           unit: 'short',
           width: 12,
-          queries: [{ expr: 'sort_desc(sum by (alertname, severity, instance) (ALERTS{alertstate="firing"}))' }],
+          queries: [{ expr: 'sort_desc(sum by (alertname, severity, service, host) (ALERTS{alertstate="firing"}))' }],
           runbooks: true,
         }),
         table({
