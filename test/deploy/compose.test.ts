@@ -11,6 +11,7 @@ import yaml from 'js-yaml';
 import { allFlags } from '../../exporters/cli';
 import { exporters } from '../../exporters/index';
 import { envName } from '../../exporters/kit/flags';
+import { which } from '../../scripts/demo/processes';
 
 const ROOT = join(__dirname, '..', '..');
 const run = promisify(execFile);
@@ -58,6 +59,7 @@ function documentedPort(component: RegExp): number {
 let resolved: Compose;
 let withoutPassword: PromiseSettledResult<unknown>;
 beforeAll(async () => {
+  if (!which('docker-compose')) throw new Error('docker-compose is not installed: apt-get install docker-compose (Debian, version 1.29)');
   // docker-compose takes over a second to start: run both checks at once.
   const [valid, refused] = await Promise.allSettled([composeConfig({ GRAFANA_ADMIN_PASSWORD: 'test-password' }), composeConfig({})]);
   if (valid.status === 'rejected') throw valid.reason;
