@@ -241,9 +241,10 @@ export const outbound: DashboardSpec = {
         }),
         timeseries({
           title: 'Plugin errors',
-          description: 'Malformed log datagrams dropped and errors caught in the plugin hooks, per minute. Delivery goes on; the counts may be incomplete.',
+          description: 'Log datagrams the kernel dropped (receive buffer full: counts are missing), malformed datagrams dropped, and errors caught in the plugin hooks, per minute. Delivery goes on either way.',
           unit: 'cpm',
           queries: [
+            { expr: `sum(rate(zonemta_tinomail_log_receiver_drops_total{${H}}[${RI}])) * 60`, legend: 'datagrams dropped by the kernel' },
             { expr: `sum(rate(zonemta_tinomail_log_datagrams_malformed_total{${H}}[${RI}])) * 60`, legend: 'malformed datagrams' },
             { expr: `sum by (hook) (rate(zonemta_tinomail_hook_errors_total{${H}}[${RI}])) * 60`, legend: 'hook {{hook}}' },
           ],
