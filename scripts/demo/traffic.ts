@@ -18,6 +18,11 @@ type Fields = Record<string, unknown>;
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const Gelf = require('gelf') as new (options: Fields) => { emit(event: 'gelf.log', message: Fields, cb?: (err: Error | null) => void): void; closeSocket(): void };
 // eslint-disable-next-line @typescript-eslint/no-require-imports
+const gelfPro = require('gelf-pro') as {
+  setConfig(config: Fields): void;
+  info(message: string, extra: Fields, cb: (err: Error | null) => void): void;
+};
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const PluginHandler = require('@zone-eu/wild-plugins') as new (options: Fields) => {
   load(done: () => void): void;
   runHooks(name: string, args: unknown[]): Promise<void>;
@@ -43,7 +48,11 @@ export class Traffic {
 
   /** Loads the ZoneMTA plugin in a sender context, as a ZoneMTA sender process would. */
   async start(pluginsPath: string): Promise<void> {
-    if (this.targets.gelfPort) this.gelf = new Gelf({ graylogPort: this.targets.gelfPort, graylogHostname: '127.0.0.1', connection: 'lan' });
+    if (this.targets.gelfPort) {
+      this.gelf = new Gelf({ graylogPort: this.targets.gelfPort, graylogHostname: '127.0.0.1', connection: 'lan' });
+      // A log shipper forwarding WildDuck's lines over GELF TCP (gelf-pro adds the "_" to each extra field).
+      gelfPro.setConfig({ adapterName: 'tcp', adapterOptions: { host: '127.0.0.1', port: this.targets.gelfPort, family: 4 }, fields: { component: 'wildduck' } });
+    }
     if (this.targets.zonemtaLogPort) {
       const quiet = { info() {}, verbose() {}, error() {} };
       const port = this.targets.zonemtaLogPort;
@@ -108,6 +117,7 @@ export class Traffic {
     const mx = (f: Fields) => loggelf('mx', f, { _interface: 'mx' });
     const wildduck = (f: Fields) => loggelf('wildduck', f);
     const mta = (f: Fields) => loggelf('mta', f);
+    const overTcp = (short: string, extra: Fields) => new Promise<void>((resolve) => gelfPro.info(`WILDDUCK ${short}`, extra, () => resolve()));
     const q = `DEMO${this.round}`;
     const score = Math.round(Math.random() * 80) / 10;
     return Promise.all([
@@ -120,7 +130,7 @@ export class Traffic {
       this.round % 2 === 1 ? mx({ short_message: `[PROCESS] ${q}`, _mail_action: 'process', _no_store: 'yes', _error: 'failed to store message', _failure: 'yes' }) : Promise.resolve(),
       mx({ _queue_id: `F${this.round}`, short_message: `[QUEUED] F${this.round}`, _parent_queue_id: q, _queued: 'yes', _forwarded: 'yes' }),
       mx({ _queue_id: `A${this.round}`, short_message: `[QUEUED] A${this.round}`, _parent_queue_id: q, _queued: 'yes', _autoreply: 'yes' }),
-      wildduck({ short_message: '[AUTHOK] alice@example.com', _mail_action: 'auth', _auth_result: 'success', _scope: 'imap', _user: 'u1' }),
+      overTcp('[AUTHOK] alice@example.com', { mail_action: 'auth', auth_result: 'success', scope: 'imap', user: 'u1' }),
       wildduck({ short_message: '[AUTHFAIL] alice@example.com', _auth_result: pick(['fail', 'fail', 'ratelimited']), _scope: pick(['imap', 'pop3']) }),
       wildduck({ short_message: '[CONNSTART] Connection established for u1', _connection: 'establish', _service: 'imap', _user: 'u1', _limit: 15 }),
       this.round % 2 === 0 ? wildduck({ short_message: '[CONNFAILED] Connection failed for u2', _connection: 'limited', _service: 'imap', _user: 'u2', _limit: 15 }) : Promise.resolve(),
