@@ -117,6 +117,7 @@ export const hosts: DashboardSpec = {
           title: 'Processes per service',
           description: 'Running processes of each mail service (haraka, zone-mta, wildduck, rspamd, mongod, redis-server by command line). 0 means the service is not running on that host.',
           unit: 'short',
+          alerts: ['TinomailMailProcessNotRunning'],
           queries: [{ expr: `max by (host, service) (system_service_processes{${H}})`, legend: '{{host}} {{service}}' }],
         }),
         timeseries({
