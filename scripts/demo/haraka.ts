@@ -1,6 +1,7 @@
 /**
- * A real Haraka (node_modules/Haraka) with haraka-plugin-tinomail from plugins/haraka, TLS, SMTP AUTH, the real
- * haraka-plugin-rspamd talking to a stand-in Rspamd, rcpt_to.in_host_list for example.com and queue/discard.
+ * A real Haraka (node_modules/Haraka, two cluster workers) with haraka-plugin-tinomail from plugins/haraka, TLS,
+ * SMTP AUTH, a stand-in for haraka-plugin-wildduck's recipient check, rcpt_to.in_host_list for example.com, the
+ * real haraka-plugin-rspamd talking to a stand-in Rspamd, and queue/discard.
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,26 @@ export const HARAKA_PLUGIN_DIR = join(REPO, 'plugins', 'haraka');
 
 /** The demo's SMTP AUTH user (auth/flat_file). */
 export const SMTP_USER = { user: 'demo', pass: 'demo-password' };
+
+/**
+ * A stand-in for haraka-plugin-wildduck's recipient check (it needs WildDuck's MongoDB): it refuses recipients the
+ * way that plugin does, setting txn.notes.rejectCode before DENY / DENYSOFT, and leaves the others to the next plugin.
+ */
+const WILDDUCK_STAND_IN = `'use strict';
+exports.hook_rcpt = function (next, connection, params) {
+  const user = params[0].user;
+  const txn = connection.transaction;
+  if (user.startsWith('nobody')) {
+    txn.notes.rejectCode = 'NO_SUCH_USER';
+    return next(DENY, 'Unknown user');
+  }
+  if (user.startsWith('full')) {
+    txn.notes.rejectCode = 'MBOX_FULL';
+    return next(DENYSOFT, 'Mailbox full');
+  }
+  next();
+};
+`;
 
 export interface RunningHaraka {
   smtpPort: number;
@@ -32,7 +53,9 @@ export async function startFakeRspamd(): Promise<http.Server> {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString('latin1')));
     req.on('end', () => {
-      const score = Number(/^X-Demo-Score: *([0-9.]+)/im.exec(body)?.[1] ?? 1.5);
+      const demoScore = /^X-Demo-Score: *(\S+)/im.exec(body)?.[1] ?? '1.5';
+      if (demoScore === 'garbled') return res.end('{"score": 3, "action"'); // a reply cut short: a parse failure
+      const score = Number(demoScore);
       const action = score >= 15 ? 'reject' : score >= 6 ? 'add header' : score >= 4 ? 'greylist' : 'no action';
       const symbol = (name: string, s: number) => ({ name, score: s, metric_score: s });
       const symbols = {
@@ -63,16 +86,19 @@ export async function startHaraka(dir: string, smtpPreferred: number, metricsPre
   const smtpPort = await freePort(smtpPreferred);
   const metricsPort = await freePort(metricsPreferred);
   const files: Record<string, string> = {
-    'smtp.ini': `listen=127.0.0.1:${smtpPort}\nnodes=0\n`,
+    // Haraka's default cluster mode: the plugin sums its workers' counts.
+    'smtp.ini': `listen=127.0.0.1:${smtpPort}\nnodes=2\n`,
     'log.ini': '[main]\nlevel=warn\n',
     me: 'mx.demo.test\n',
     host_list: 'example.com\n',
-    plugins: ['tls', 'auth/flat_file', 'tinomail', 'rcpt_to.in_host_list', 'rspamd', 'queue/discard'].join('\n') + '\n',
+    plugins: ['tls', 'auth/flat_file', 'tinomail', 'wildduck', 'rcpt_to.in_host_list', 'rspamd', 'queue/discard'].join('\n') + '\n',
     'auth_flat_file.ini': `[core]\nmethods=PLAIN,LOGIN\n[users]\n${SMTP_USER.user}=${SMTP_USER.pass}\n`,
     'rspamd.ini': `host=127.0.0.1\nport=${(rspamd.address() as AddressInfo).port}\n[check]\nlocal_ip=true\nprivate_ip=true\n[reject]\nspam=true\n`,
     'tinomail.ini': `[server]\nlisten=127.0.0.1:${metricsPort}\n`,
   };
   for (const [name, content] of Object.entries(files)) writeFileSync(join(config, name), content);
+  mkdirSync(join(dir, 'plugins'), { recursive: true });
+  writeFileSync(join(dir, 'plugins', 'wildduck.js'), WILDDUCK_STAND_IN);
   const child = startChild('haraka', process.execPath, [join(REPO, 'node_modules', 'Haraka', 'bin', 'haraka'), '-c', dir], {
     cwd: dir,
     env: { YES_REALLY_DO_DISCARD: '1' },

@@ -80,7 +80,7 @@ export class Traffic {
   private async smtp(): Promise<void> {
     const port = this.targets.smtpPort;
     if (!port) return;
-    const send = async (auth: { user: string; pass: string } | undefined, to: string[], score: number, size = 2000) => {
+    const send = async (auth: { user: string; pass: string } | undefined, to: string[], score: number | 'garbled', size = 2000) => {
       const transport = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, auth, tls: { rejectUnauthorized: false }, name: 'client.demo.test' });
       try {
         await transport.sendMail({
@@ -100,6 +100,7 @@ export class Traffic {
       send(undefined, ['alice@example.com'], 1 + Math.random() * 3, 1000 + Math.floor(Math.random() * 50000)),
       send(undefined, ['bob@example.com', 'nobody@elsewhere.test'], 5 + Math.random() * 5),
       send(undefined, ['carol@example.com'], this.round % 3 === 0 ? 20 : 2),
+      send(undefined, ['dave@example.com', 'nobody@example.com', 'full@example.com'], this.round % 2 === 0 ? 'garbled' : 3),
       send(SMTP_USER, ['friend@gmail.com'], 0.5),
       this.round % 2 === 0 ? send({ user: SMTP_USER.user, pass: 'wrong' }, ['x@example.com'], 1) : Promise.resolve(),
     ]);

@@ -21,7 +21,7 @@ import { ownSeries, ROOT } from './known-metrics';
 /** Own series that stay empty on this machine, and why. */
 const NO_DATA_HERE: [RegExp, string][] = [
   [/^mongodb_(?!up$|build_info$|scrape_duration_seconds$)/, 'no MongoDB server on this machine'],
-  [/^zonemta_tinomail_hook_errors_total$/, 'errors caught inside the plugin hooks: none happen'],
+  [/^(zonemta_tinomail_hook_errors_total|haraka_tinomail_errors_total)$/, 'errors caught inside the plugins: none happen'],
 ];
 
 interface PanelQuery {
