@@ -13,7 +13,7 @@ import { exporters } from '../exporters/index';
 import { createLogger, type Logger, silentLogger } from '../exporters/kit/log';
 import { type RunningExporter, runExporter } from '../exporters/kit/run';
 import { HARAKA_PLUGIN_DIR, type RunningHaraka, startHaraka } from './demo/haraka';
-import { type Child, freePort, startChild, waitFor, which } from './demo/processes';
+import { type Child, freePort, httpOk, startChild, waitFor, which } from './demo/processes';
 import { type RunningPrometheus, startPrometheus, writePrometheusConfig } from './demo/prometheus';
 import { Traffic } from './demo/traffic';
 
@@ -112,6 +112,9 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
     await new Promise<void>((resolve) => master.load(resolve));
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     stops.push(() => (require(join(PLUGINS_PATH, 'zonemta')) as { stop(): Promise<void> }).stop());
+    if (!(await httpOk(`http://127.0.0.1:${zonemtaPort}/metrics`).catch(() => false))) {
+      throw new Error('the ZoneMTA plugin did not start: is plugins/zonemta built (npm run build)?');
+    }
     targets['zonemta-tinomail'] = [`127.0.0.1:${zonemtaPort}`];
 
     // Every exporter of this repository.
