@@ -91,7 +91,7 @@ export async function startHaraka(dir: string, smtpPreferred: number, metricsPre
     'log.ini': '[main]\nlevel=warn\n',
     me: 'mx.demo.test\n',
     host_list: 'example.com\n',
-    plugins: ['tls', 'auth/flat_file', 'tinomail', 'wildduck', 'rcpt_to.in_host_list', 'rspamd', 'queue/discard'].join('\n') + '\n',
+    plugins: ['tinomail', 'tls', 'auth/flat_file', 'wildduck', 'rcpt_to.in_host_list', 'rspamd', 'queue/discard'].join('\n') + '\n',
     'auth_flat_file.ini': `[core]\nmethods=PLAIN,LOGIN\n[users]\n${SMTP_USER.user}=${SMTP_USER.pass}\n`,
     'rspamd.ini': `host=127.0.0.1\nport=${(rspamd.address() as AddressInfo).port}\n[check]\nlocal_ip=true\nprivate_ip=true\n[reject]\nspam=true\n`,
     'tinomail.ini': `[server]\nlisten=127.0.0.1:${metricsPort}\n`,
