@@ -1,8 +1,9 @@
 /** Every exporter the command line knows, in the order `all` starts them. */
 import type { ExporterDefinition } from './kit/exporter';
+import { definition as gelf } from './gelf';
 import { definition as mongodb } from './mongodb';
 import { definition as redis } from './redis';
 import { definition as system } from './system';
 import { definition as wildduck } from './wildduck';
 
-export const exporters: ExporterDefinition[] = [wildduck, mongodb, redis, system];
+export const exporters: ExporterDefinition[] = [wildduck, gelf, mongodb, redis, system];

@@ -8,6 +8,7 @@ import { exporters } from '../exporters/index';
 import { parseFlags } from '../exporters/kit/flags';
 import { silentLogger } from '../exporters/kit/log';
 import { commonFlags, registerKitMetrics } from '../exporters/kit/run';
+import { registerMetrics as registerHarakaMetrics } from '../plugins/haraka/src/index';
 import { registerMetrics as registerZonemtaMetrics } from '../plugins/zonemta/src/index';
 
 export interface CatalogueEntry {
@@ -20,6 +21,7 @@ export interface CatalogueEntry {
 
 /** Plugins: a component name and a function registering the plugin's metrics on a registry. */
 const plugins: { component: string; register: (registry: Registry) => void }[] = [
+  { component: 'Haraka plugin (haraka-plugin-tinomail)', register: registerHarakaMetrics },
   { component: 'ZoneMTA plugin (zonemta-tinomail)', register: registerZonemtaMetrics },
 ];
 

@@ -2,6 +2,7 @@
  * Prometheus-style flags (`--web.listen-address=host:port`), each also read from an environment variable.
  * Precedence: command line, then environment, then default. A wrong flag is a FlagError (exit code 2).
  */
+import { redactUrl } from './log';
 
 export type FlagType = 'string' | 'int' | 'number' | 'duration' | 'bool' | 'address' | 'list' | 'enum';
 export type FlagValue = string | number | boolean | string[];
@@ -148,7 +149,8 @@ export function parseFlags(
 export function formatHelp(specs: FlagSpec[]): string {
   return specs
     .map((s) => {
-      const def = s.secret && s.default ? '<secret>' : s.default;
+      // A secret default is shown only when it is a URL whose password can be masked.
+      const def = !s.secret || !s.default ? s.default : s.default.includes('://') ? redactUrl(s.default) : '<secret>';
       const choices = s.choices ? ` (${s.choices.join('|')})` : '';
       return `  --${s.name}${s.type === 'bool' ? '' : '=<' + s.type + '>'}\n      ${s.help}${choices}\n      default: ${JSON.stringify(def)}  env: ${envName(s.name)}`;
     })
