@@ -178,7 +178,7 @@ function describe(demo: Demo): string {
       `    try: sum by (result) (rate(haraka_messages_total[1m]))`,
       `         sum by (zone, outcome) (rate(zonemta_tinomail_deliveries_total[1m]))`,
       `  Grafana: import grafana/dashboards/*.json into a Grafana whose Prometheus datasource is ${demo.prometheusUrl}`,
-      `           (or run docker compose with GRAFANA_PROMETHEUS_URL=${demo.prometheusUrl}).`,
+      `           or, with Docker: GRAFANA_ADMIN_PASSWORD=... GRAFANA_PROMETHEUS_URL=${demo.prometheusUrl} docker compose up --no-deps grafana`,
     );
   }
   for (const s of demo.skipped) lines.push(`  not running: ${s}`);
