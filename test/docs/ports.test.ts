@@ -1,4 +1,4 @@
-/** The defaults in code follow docs/ports.md (prometheus.yml: test/prometheus/scrape-config.test.ts). */
+/** The defaults in code and the README follow docs/ports.md (prometheus.yml: test/prometheus/scrape-config.test.ts). */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exporters } from '../../exporters/index';
@@ -21,6 +21,11 @@ describe('default ports', () => {
     expect(readFileSync(join(ROOT, 'plugins/haraka/config/tinomail.ini'), 'utf8')).toContain(`;listen=${HARAKA_DEFAULTS.listen}`);
     expect(ZONEMTA_DEFAULTS.listen.port).toBe(documentedPort('ZoneMTA plugin `/metrics`'));
     expect(ZONEMTA_DEFAULTS.logListen.port).toBe(documentedPort('ZoneMTA plugin log receiver'));
+  });
+
+  test('the README shows every one of our ports (docker-compose.yml: test/deploy/compose.test.ts)', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    for (const port of ourPorts()) expect(readme).toContain(`:${port}`);
   });
 
   test('no two of our components share a port', () => {
