@@ -92,7 +92,7 @@ if (require.main === module) {
       const shutdown = (signal: string) => {
         if (stopping) process.exit(1); // a second signal: stop waiting
         stopping = true;
-        running[0].log.info('shutting down', { signal });
+        for (const r of running) r.log.info('shutting down', { signal });
         Promise.allSettled(running.map((r) => r.stop())).then(() => process.exit(0));
       };
       process.on('SIGTERM', () => shutdown('SIGTERM'));
