@@ -10,6 +10,7 @@
  */
 import { createSocket } from 'node:dgram';
 import * as msgpack from 'msgpack-js';
+import { Registry } from 'prom-client';
 import { type Exposition, labelValues, parseExposition, scrape, scrapeUntil, total } from '../../helpers/exposition';
 import { countedGate, freeUdpPort, loadPlugin, plugin, runChild, type LoadedPlugin } from './helpers';
 
@@ -246,7 +247,6 @@ describe('bad input and failures never break mail flow', () => {
 
 describe('the plugin package', () => {
   test('registerMetrics creates every metric on a given registry without starting anything', async () => {
-    const { Registry } = await import('prom-client');
     const registry = new Registry();
     plugin.registerMetrics(registry);
     const metrics = await registry.getMetricsAsJSON();
