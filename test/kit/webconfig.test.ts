@@ -53,6 +53,8 @@ describe('web config', () => {
     expect(ok.body).toMatch(/^demo_up 1$/m);
     expect((await get(`${running.url}/metrics`, { ca, headers: { Authorization: auth('wrong') } })).status).toBe(401);
     expect((await get(`${running.url}/metrics`, { ca })).status).toBe(401);
+    const stranger = 'Basic ' + Buffer.from('mallory:s3cret').toString('base64');
+    expect((await get(`${running.url}/metrics`, { ca, headers: { Authorization: stranger } })).status).toBe(401);
     // Cached success still checks the password.
     expect((await get(`${running.url}/metrics`, { ca, headers: { Authorization: auth('s3cret') } })).status).toBe(200);
     expect((await get(`${running.url}/metrics`, { ca, headers: { Authorization: auth('s3cret!') } })).status).toBe(401);
