@@ -80,7 +80,7 @@ export class GelfExporter implements Exporter {
 
 export const definition: ExporterDefinition = {
   name: 'gelf',
-  description: 'Counts the GELF logs of WildDuck, Haraka (MX) and ZoneMTA (MTA): logins, deliveries, rejections, bounces.',
+  description: 'Counts the GELF logs of WildDuck, Haraka (MX) and ZoneMTA (MTA): logins, deliveries, rejections, bounces',
   defaultPort: 9742,
   flags,
   create: (ctx) => new GelfExporter(ctx),

@@ -146,7 +146,7 @@ function create({ registry, flags: f, log }: ExporterContext): Exporter {
 
 export const definition: ExporterDefinition = {
   name: 'mongodb',
-  description: 'MongoDB of a mail system: server, replica set, WildDuck and ZoneMTA databases, ZoneMTA queue per zone.',
+  description: 'MongoDB of a mail system: server, replica set, WildDuck and ZoneMTA databases, ZoneMTA queue per zone',
   defaultPort: 9743,
   flags,
   create,
