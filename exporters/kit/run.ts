@@ -167,13 +167,19 @@ export async function startExporter(def: ExporterDefinition, flags: FlagValues, 
 
   const server = webConfig.tls ? https.createServer(webConfig.tls, app) : http.createServer(app);
   const { host, port } = parseAddress(String(flags['web.listen-address']));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    // The web address is taken or invalid: close what start() opened before giving up.
+    await exporter.stop?.();
+    throw new Error(`cannot listen on ${String(flags['web.listen-address'])}: ${(err as Error).message}`);
+  }
   server.on('error', (err) => log.error('http server error', { err: err.message }));
   const bound = (server.address() as AddressInfo).port;
   const scheme = webConfig.tls ? 'https' : 'http';

@@ -97,6 +97,17 @@ describe('runExporter', () => {
     await expect(fetch(`${url}/metrics`)).rejects.toThrow();
   });
 
+  test('a web address already in use is a clear error, and what start() opened is closed', async () => {
+    const state = { mode: 'up' as const, calls: 0, stopped: false };
+    running = await runExporter(demo(state), ['--web.listen-address=127.0.0.1:0'], { log: silentLogger });
+    const second = { mode: 'up' as const, calls: 0, stopped: false };
+    await expect(runExporter(demo(second), [`--web.listen-address=127.0.0.1:${running.port}`], { log: silentLogger })).rejects.toThrow(
+      `cannot listen on 127.0.0.1:${running.port}: listen EADDRINUSE`,
+    );
+    expect(second.stopped).toBe(true);
+    expect(state.stopped).toBe(false);
+  });
+
   test('flags come from the environment too, and a bad flag is a FlagError', async () => {
     const state = { mode: 'up' as const, calls: 0 };
     running = await runExporter(demo(state), [], { log: silentLogger, env: { TINOMAIL_WEB_LISTEN_ADDRESS: '127.0.0.1:0', TINOMAIL_DEMO_GREETING: 'env' } });
