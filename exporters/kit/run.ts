@@ -10,7 +10,7 @@ import type { TLSSocket } from 'node:tls';
 import express from 'express';
 import { Gauge, Registry } from 'prom-client';
 import type { Exporter, ExporterDefinition, ScrapeContext } from './exporter';
-import { type FlagSpec, type FlagValues, parseAddress, parseFlags } from './flags';
+import { FlagError, type FlagSpec, type FlagValues, parseAddress, parseFlags } from './flags';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './log';
 import { BasicAuth, loadWebConfig, type WebConfig } from './webconfig';
 
@@ -99,7 +99,7 @@ export function registerKitMetrics(name: string, registry: Registry): { up: Gaug
 /** Starts an exporter from already parsed flag values (`all` uses this for each exporter). */
 export async function startExporter(def: ExporterDefinition, flags: FlagValues, baseLog: Logger): Promise<RunningExporter> {
   const log = baseLog.child({ exporter: def.name });
-  const webConfig: WebConfig = flags['web.config.file'] ? loadWebConfig(String(flags['web.config.file'])) : {};
+  const webConfig = readWebConfig(String(flags['web.config.file']));
   const registry = new Registry();
   const { up, scrapeDuration } = registerKitMetrics(def.name, registry);
   const exporter = def.create({ registry, flags, log });
@@ -207,6 +207,16 @@ export async function startExporter(def: ExporterDefinition, flags: FlagValues, 
       return stopping;
     },
   };
+}
+
+/** The --web.config.file, if any; a file that cannot work is a bad value of that flag (exit 2). */
+function readWebConfig(file: string): WebConfig {
+  if (!file) return {};
+  try {
+    return loadWebConfig(file);
+  } catch (err) {
+    throw new FlagError(`invalid --web.config.file: ${(err as Error).message}`);
+  }
 }
 
 /** Basic auth, client certificate checks the TLS layer leaves to us, and configured headers. */

@@ -4,6 +4,7 @@ import https from 'node:https';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import type { ExporterDefinition } from '../../exporters/kit/exporter';
+import { FlagError } from '../../exporters/kit/flags';
 import { silentLogger } from '../../exporters/kit/log';
 import { type RunningExporter, runExporter } from '../../exporters/kit/run';
 import { loadWebConfig, WebConfigError } from '../../exporters/kit/webconfig';
@@ -80,6 +81,13 @@ describe('web config', () => {
     const ca = readFileSync(pki.caCert);
     expect((await get(`${running.url}/metrics`, { ca })).status).toBe(403);
     expect((await get(`${running.url}/metrics`, { ca, cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey) })).status).toBe(200);
+  });
+
+  test('a web config that cannot work stops the exporter with a flag error naming the flag', async () => {
+    const file = writeConfig('typo.yml', 'basic_auth_user:\n  bob: x\n');
+    const err = await runExporter(demo, ['--web.listen-address=127.0.0.1:0', `--web.config.file=${file}`], { log: silentLogger }).catch((e) => e);
+    expect(err).toBeInstanceOf(FlagError);
+    expect(err.message).toMatch(/^invalid --web.config.file: web config: unknown key "basic_auth_user"/);
   });
 
   test.each([
