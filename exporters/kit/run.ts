@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import express from 'express';
 import { Gauge, Registry } from 'prom-client';
-import type { Exporter, ExporterDefinition, ScrapeContext } from './exporter';
+import { CollectorTimeoutError, withDeadline } from './collectors';
+import type { Exporter, ExporterDefinition } from './exporter';
 import { FlagError, type FlagSpec, type FlagValues, parseAddress, parseFlags } from './flags';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './log';
 import { BasicAuth, loadWebConfig, type WebConfig } from './webconfig';
@@ -116,24 +117,15 @@ export async function startExporter(def: ExporterDefinition, flags: FlagValues, 
         up.set(1);
         return;
       }
-      const controller = new AbortController();
-      const ctx: ScrapeContext = { timeoutMs, deadline: Date.now() + timeoutMs, signal: controller.signal };
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => {
-          resolve(false); // before abort(), so a scrape that ends on abort cannot win the race
-          controller.abort();
-          log.warn('scrape deadline passed', { timeout_ms: timeoutMs });
-        }, timeoutMs);
-      });
+      const scrape = exporter.scrape.bind(exporter);
       try {
-        const ok = await Promise.race([exporter.scrape(ctx), deadline]);
+        const ok = await withDeadline(timeoutMs, (signal) => scrape({ timeoutMs, deadline: Date.now() + timeoutMs, signal }));
         up.set(ok ? 1 : 0);
       } catch (err) {
         up.set(0);
-        log.warn('scrape failed', { err: (err as Error).message });
+        if (err instanceof CollectorTimeoutError) log.warn('scrape deadline passed', { timeout_ms: timeoutMs });
+        else log.warn('scrape failed', { err: (err as Error).message });
       } finally {
-        clearTimeout(timer);
         scrapeDuration.set((performance.now() - t0) / 1000);
       }
     })().finally(() => {
