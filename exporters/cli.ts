@@ -50,6 +50,13 @@ async function startAll(defs: ExporterDefinition[], values: FlagValues, log: Log
   return running;
 }
 
+/** Flags and nothing else: a stray word after the subcommand is an error too. */
+function parseOnlyFlags(argv: string[], specs: FlagSpec[], env: NodeJS.ProcessEnv): FlagValues {
+  const { values, positional } = parseFlags(argv, specs, env);
+  if (positional.length) throw new FlagError(`unexpected argument ${JSON.stringify(positional[0])}`);
+  return values;
+}
+
 /** Runs the command line; resolves to the started exporters (none for --help). `defs` is for tests. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, defs: ExporterDefinition[] = exporters): Promise<RunningExporter[]> {
   const [command, ...rest] = argv;
@@ -68,8 +75,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
       process.stdout.write(`Usage: tinomail-monitor all [flags]\n\nFlags:\n${formatHelp(specs)}\n`);
       return [];
     }
-    const { values, positional } = parseFlags(rest, specs, env);
-    if (positional.length) throw new FlagError(`unexpected argument ${JSON.stringify(positional[0])}`);
+    const values = parseOnlyFlags(rest, specs, env);
     return startAll(defs, values, loggerFromFlags(values));
   }
   const def = defs.find((e) => e.name === command);
@@ -79,8 +85,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     process.stdout.write(`Usage: tinomail-monitor ${def.name} [flags]\n\n${def.description}\n\nFlags:\n${formatHelp(specs)}\n`);
     return [];
   }
-  const { values, positional } = parseFlags(rest, specs, env);
-  if (positional.length) throw new FlagError(`unexpected argument ${JSON.stringify(positional[0])}`);
+  const values = parseOnlyFlags(rest, specs, env);
   return [await startExporter(def, values, loggerFromFlags(values))];
 }
 
