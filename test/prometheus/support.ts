@@ -1,7 +1,7 @@
 /** What the Prometheus and Alertmanager tests share: the shipped files, promtool/amtool, real servers started on free ports. */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -45,11 +45,18 @@ export interface RuleFile<R> {
   groups: { name: string; rules: R[] }[];
 }
 
+/** Every rule file (prometheus.yml loads `rules/*.yml`), and every promtool test file, by name. */
+export const ruleFiles = (): string[] => readdirSync(join(PROMETHEUS_DIR, 'rules')).filter((f) => f.endsWith('.yml')).sort();
+export const ruleTestFiles = (): string[] => readdirSync(join(PROMETHEUS_DIR, 'tests')).filter((f) => f.endsWith('.test.yml')).sort();
+
+function rulesOfAllFiles(): (AlertRule | RecordingRule)[] {
+  return ruleFiles().flatMap((f) => (readYaml<RuleFile<AlertRule | RecordingRule>>(join(PROMETHEUS_DIR, 'rules', f)).groups ?? []).flatMap((g) => g.rules));
+}
 export function alertRules(): AlertRule[] {
-  return readYaml<RuleFile<AlertRule>>(join(PROMETHEUS_DIR, 'rules', 'alerts.yml')).groups.flatMap((g) => g.rules);
+  return rulesOfAllFiles().filter((r): r is AlertRule => 'alert' in r);
 }
 export function recordingRules(): RecordingRule[] {
-  return readYaml<RuleFile<RecordingRule>>(join(PROMETHEUS_DIR, 'rules', 'recording.yml')).groups.flatMap((g) => g.rules);
+  return rulesOfAllFiles().filter((r): r is RecordingRule => 'record' in r);
 }
 
 const PROMQL_KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan']);
