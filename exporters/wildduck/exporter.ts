@@ -53,17 +53,17 @@ export function settingsFromFlags(flags: ExporterContext['flags']): WildDuckSett
   return s;
 }
 
-/** Reads the token file (trimmed). The token itself never reaches a message. */
+/** Reads the token file (trimmed); a file that cannot serve is a bad value of the flag (exit 2). The token never reaches a message. */
 export function readToken(path: string): string {
   if (!path) return '';
   let token: string;
   try {
     token = readFileSync(path, 'utf8').trim();
   } catch (err) {
-    throw new Error(`cannot read --wildduck.token-file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new FlagError(`cannot read --wildduck.token-file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  if (!token) throw new Error(`--wildduck.token-file ${path} is empty`);
-  if (/\s/.test(token)) throw new Error(`--wildduck.token-file ${path} holds more than one word`);
+  if (!token) throw new FlagError(`--wildduck.token-file ${path} is empty`);
+  if (/\s/.test(token)) throw new FlagError(`--wildduck.token-file ${path} holds more than one word`);
   return token;
 }
 
