@@ -6,6 +6,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { Worker } from 'node:worker_threads';
+import { DatagramBacklog, type Queued } from '../../exporters/gelf/backlog';
 import { parseProcNetUdp, UdpSocketStats } from '../../exporters/gelf/procnet';
 import { type Slot, SlotTable, sourceOf } from '../../exporters/gelf/slots';
 import { sample, total } from '../helpers/exposition';
@@ -30,6 +31,25 @@ describe('parseProcNetUdp', () => {
     const text = PROC_NET_UDP.replace(' 0100007F:0044', ' 0100007F:2F59'); // another socket, same port
     const stats = new UdpSocketStats('udp4', 12121, () => text, () => new Set([4242]));
     expect(stats.current()).toMatchObject({ inode: 4242, drops: 17 });
+  });
+});
+
+describe('DatagramBacklog', () => {
+  test('decodes in arrival order off the read path, drops and counts what exceeds its bytes, flushes on stop', async () => {
+    const handled: string[] = [];
+    const backlog = new DatagramBacklog(10, (q: Queued) => handled.push(`${q.buf}@${q.source}`));
+    backlog.push(Buffer.from('aaaa'), 's1');
+    backlog.push(Buffer.from('bbbb'), '');
+    backlog.push(Buffer.from('cccc'), ''); // 12 bytes > 10: dropped
+    expect(handled).toEqual([]); // nothing decoded inside push (the socket's 'message' handler)
+    expect(backlog.queuedBytes).toBe(8);
+    expect(backlog.dropped).toBe(1);
+    await waitFor(() => handled.length === 2, 5000, 'the queue drained');
+    expect(handled).toEqual(['aaaa@s1', 'bbbb@']);
+    expect(backlog.queuedBytes).toBe(0);
+    backlog.push(Buffer.from('dd'), '');
+    backlog.flush();
+    expect(handled).toEqual(['aaaa@s1', 'bbbb@', 'dd@']);
   });
 });
 
