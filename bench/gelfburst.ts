@@ -3,7 +3,7 @@
  * sent over loopback UDP as fast as a worker thread can, to the exporter with different
  * --gelf.udp-receive-buffer-bytes. Prints, for each, the buffer the kernel granted, the datagrams decoded, and
  * the drops the kernel counted (gelf_udp_receive_drops_total, from /proc/net/udp). Baseline, in the same run: the old
- * server (8 MiB asked, every datagram decoded inside the socket's 'message' handler, no backlog), rebuilt here from
+ * server (8 MiB asked, every datagram decoded inside the socket's 'message' handler, no reader thread, no backlog), rebuilt here from
  * the same GelfReceiver. Also the exporter with the kernel's default buffer (net.core.rmem_default).
  * Target: no drop with the default.
  * BENCH_BURST changes the burst size, BENCH_ROUNDS the rounds per size (each prints its own figures).

@@ -2,7 +2,6 @@
  * The GELF listeners: one UDP socket and one TCP server on --gelf.listen-address. They only move bytes:
  * everything else happens in GelfReceiver. With port 0 each listener gets its own free port (tests).
  */
-import dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -13,6 +12,7 @@ import { FrameSplitter } from './frames';
 import { UdpSocketStats } from './procnet';
 import type { GelfReceiver } from './receiver';
 import { type Slot, SlotTable, sourceOf } from './slots';
+import { UdpReader } from './udpreader';
 
 /** A TCP sender silent this long is disconnected, so dead peers do not hold connection slots. */
 const TCP_IDLE_TIMEOUT_MS = 10 * 60 * 1000;
@@ -42,7 +42,7 @@ interface Connection extends Slot {
 }
 
 export class GelfServer {
-  private udp?: dgram.Socket;
+  private udp?: UdpReader;
   private udpStats?: UdpSocketStats;
   private readonly backlog: DatagramBacklog;
   private tcp?: net.Server;
@@ -134,15 +134,11 @@ export class GelfServer {
 
   /** What the kernel granted (Linux reports twice the value asked for, up to twice net.core.rmem_max). */
   get udpReceiveBufferBytes(): number | undefined {
-    try {
-      return this.udp?.getRecvBufferSize();
-    } catch {
-      return undefined;
-    }
+    return this.udp?.granted;
   }
 
   get udpPort(): number {
-    return (this.udp?.address() as AddressInfo | undefined)?.port ?? 0;
+    return this.udp?.port ?? 0;
   }
 
   get tcpPort(): number {
@@ -155,7 +151,7 @@ export class GelfServer {
     try {
       await this.startTcp(host, port);
     } catch (err) {
-      this.udp?.close();
+      await this.udp?.stop();
       throw err;
     }
     this.expiryTimer = setInterval(() => this.opts.receiver.expire(), EXPIRY_INTERVAL_MS);
@@ -173,37 +169,36 @@ export class GelfServer {
 
   async stop(): Promise<void> {
     clearInterval(this.expiryTimer);
-    this.backlog.flush();
     for (const socket of this.sockets) socket.destroy();
     const tcp = this.tcp;
     const udp = this.udp;
     this.tcp = undefined;
     this.udp = undefined;
-    await Promise.all([
-      tcp && new Promise<void>((resolve) => tcp.close(() => resolve())),
-      udp && new Promise<void>((resolve) => udp.close(() => resolve())),
-    ]);
+    await Promise.all([tcp && new Promise<void>((resolve) => tcp.close(() => resolve())), udp?.stop()]);
+    this.backlog.flush(); // what was read is still counted
   }
 
-  private startUdp(host: string, port: number): Promise<void> {
+  private async startUdp(host: string, port: number): Promise<void> {
     const { forwarder, log } = this.opts;
     const family = host.includes(':') ? 'udp6' : 'udp4';
-    const udp = dgram.createSocket({ type: family, recvBufferSize: this.opts.udpReceiveBufferBytes });
-    udp.on('message', (buf, rinfo) => {
-      if (forwarder.enabled) forwarder.send('udp', buf);
-      // the sender's address matters only to reassemble chunks: no string for the others
-      this.backlog.push(buf, buf[0] === 0x1e ? `${rinfo.address}:${rinfo.port}` : '');
+    const udp = new UdpReader({
+      family,
+      host,
+      port,
+      receiveBufferBytes: this.opts.udpReceiveBufferBytes,
+      maxInFlightBytes: this.opts.udpBacklogBytes,
+      onDatagrams: (bufs, sources, dropped) => {
+        this.backlog.dropped += dropped;
+        for (let i = 0; i < bufs.length; i++) {
+          if (forwarder.enabled) forwarder.send('udp', bufs[i]);
+          this.backlog.push(bufs[i], sources[i]);
+        }
+      },
+      onWarning: (message) => log.warn('UDP socket error', { err: message }),
     });
-    return new Promise((resolve, reject) => {
-      udp.once('error', reject);
-      udp.bind(port, host, () => {
-        udp.off('error', reject);
-        udp.on('error', (err) => log.warn('UDP socket error', { err }));
-        this.udp = udp;
-        this.udpStats = new UdpSocketStats(family, udp.address().port);
-        resolve();
-      });
-    });
+    await udp.start();
+    this.udp = udp;
+    this.udpStats = new UdpSocketStats(family, udp.port);
   }
 
   private startTcp(host: string, port: number): Promise<void> {
