@@ -1,5 +1,5 @@
 /**
- * `npm run bench gelfburst`: a burst of 60,000 small WildDuck-shaped GELF datagrams (zlib, about 200 bytes each)
+ * `npm run bench gelfburst`: a burst of 60,000 small WildDuck-shaped GELF datagrams (zlib, 143 to 150 bytes each)
  * sent over loopback UDP as fast as a worker thread can, to the exporter with different
  * --gelf.udp-receive-buffer-bytes. Prints, for each, the buffer the kernel granted, the datagrams decoded, and
  * the drops the kernel counted (gelf_udp_receive_drops_total, from /proc/net/udp). Baseline, in the same run: the old
