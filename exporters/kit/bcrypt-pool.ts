@@ -29,10 +29,11 @@ interface Slot {
 function spawnWorker(): Worker {
   const built = join(__dirname, 'bcrypt-worker.js');
   if (existsSync(built)) return new Worker(built);
-  const esbuild = 'esbuild'; // a dev dependency: only present where the sources run (tsx, jest)
+  // Names in variables: a bundler must not pull these in (esbuild is a dev dependency, only where sources run).
+  const [esbuild, bcryptjs] = ['esbuild', 'bcryptjs'];
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { code } = require(esbuild).transformSync(readFileSync(join(__dirname, 'bcrypt-worker.ts'), 'utf8'), { loader: 'ts', format: 'cjs' });
-  return new Worker(code, { eval: true, workerData: { bcryptPath: require.resolve('bcryptjs') } });
+  return new Worker(code, { eval: true, workerData: { bcryptPath: require.resolve(bcryptjs) } });
 }
 
 export class BcryptPool implements Bcrypt {

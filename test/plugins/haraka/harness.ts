@@ -8,43 +8,12 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { type Exposition, sample } from '../../helpers/exposition';
+import { ensurePluginBuilt } from '../build';
 
 export const ROOT = path.resolve(__dirname, '../../..');
 const PLUGIN_DIR = path.join(ROOT, 'plugins/haraka');
 const HARAKA_BIN = path.join(ROOT, 'node_modules/.bin/haraka');
 const HARAKA_CONFIG = path.join(ROOT, 'node_modules/Haraka/config');
-
-/**
- * The root `pretest` script (npm run build) compiles the plugin; `npx jest` alone may not have. Build it
- * here when dist is missing or older than its sources, so a test never runs stale plugin code.
- */
-export function ensurePluginBuilt(): void {
-  const dist = path.join(PLUGIN_DIR, 'dist/index.js');
-  const srcDir = path.join(PLUGIN_DIR, 'src');
-  const newestSrc = Math.max(...fs.readdirSync(srcDir).map((f) => fs.statSync(path.join(srcDir, f)).mtimeMs));
-  const fresh = () => fs.existsSync(dist) && fs.statSync(dist).mtimeMs >= newestSrc;
-  if (fresh()) return;
-  // Test files run in parallel workers: one builds, the others wait for it (mkdir is atomic).
-  const lock = path.join(os.tmpdir(), `tinomail-haraka-build-${Buffer.from(PLUGIN_DIR).toString('hex').slice(-32)}.lock`);
-  try {
-    fs.mkdirSync(lock);
-  } catch {
-    const deadline = Date.now() + 60000;
-    while (fs.existsSync(lock) && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
-    if (fresh()) return;
-    fs.rmSync(lock, { recursive: true, force: true }); // a stale lock from a killed run
-    fs.mkdirSync(lock);
-  }
-  try {
-    if (fresh()) return;
-    execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(PLUGIN_DIR, 'tsconfig.json')], {
-      cwd: ROOT,
-      stdio: 'inherit',
-    });
-  } finally {
-    fs.rmSync(lock, { recursive: true, force: true });
-  }
-}
 
 export interface HarakaOptions {
   nodes: number;
@@ -76,7 +45,7 @@ export interface Haraka {
 }
 
 export async function startHaraka(opts: HarakaOptions): Promise<Haraka> {
-  ensurePluginBuilt();
+  ensurePluginBuilt('haraka');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tinomail-haraka-'));
   const config = path.join(dir, 'config');
   fs.mkdirSync(config);
