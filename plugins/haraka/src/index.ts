@@ -160,10 +160,12 @@ function errorText(err: unknown): string {
   return err && typeof err === 'object' && 'message' in err ? String(err.message) : String(err);
 }
 
-/** A relative web_config_file is relative to Haraka's config directory, as tinomail.ini itself. */
+/** A relative web_config_file is relative to Haraka's config directory (haraka -c <dir>: <dir>/config), as tinomail.ini. */
 function configPath(plugin: Plugin, file: string): string {
-  const root = (plugin.config as { root_path?: unknown }).root_path;
-  return path.resolve(typeof root === 'string' ? root : path.join(process.env.HARAKA ?? '.', 'config'), file);
+  // A package plugin's own config.root_path is its package's config/ (the defaults), not Haraka's.
+  const cfgApi = plugin.config as { overrides_path?: unknown; root_path?: unknown };
+  const dir = process.env.HARAKA ? path.join(process.env.HARAKA, 'config') : String(cfgApi.overrides_path ?? cfgApi.root_path ?? '.');
+  return path.resolve(dir, file);
 }
 
 function startMetrics(plugin: Plugin, server: HarakaServer): void {

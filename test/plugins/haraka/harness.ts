@@ -85,7 +85,7 @@ export async function startHaraka(opts: HarakaOptions): Promise<Haraka> {
   }
   try {
     // Without the plugin (the benchmark's baseline) there is no metrics listener to wait for.
-    const metrics = opts.plugins.includes('tinomail') ? await h.waitForLog(/metrics listening on (http:\/\/[^/\s]+)\/metrics/) : ['', ''];
+    const metrics = opts.plugins.includes('tinomail') ? await h.waitForLog(/metrics listening on (https?:\/\/[^/\s]+)\/metrics/) : ['', ''];
     const smtp =
       opts.nodes > 0
         ? await h.waitForLog(new RegExp(`(?:worker \\d+ listening on 127\\.0\\.0\\.1:(\\d+)[\\s\\S]*){${opts.nodes}}`))
