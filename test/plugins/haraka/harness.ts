@@ -28,6 +28,8 @@ export interface HarakaOptions {
    * instead of read from the log, and readiness is the SMTP banner.
    */
   quiet?: boolean;
+  /** The installed plugin package to use instead of plugins/haraka (the packed tarball test). */
+  pluginDir?: string;
 }
 
 export interface Haraka {
@@ -45,13 +47,13 @@ export interface Haraka {
 }
 
 export async function startHaraka(opts: HarakaOptions): Promise<Haraka> {
-  ensurePluginBuilt('haraka');
+  if (!opts.pluginDir) ensurePluginBuilt('haraka');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tinomail-haraka-'));
   const config = path.join(dir, 'config');
   fs.mkdirSync(config);
   fs.mkdirSync(path.join(dir, 'node_modules'));
   fs.mkdirSync(path.join(dir, 'plugins'));
-  fs.symlinkSync(PLUGIN_DIR, path.join(dir, 'node_modules/haraka-plugin-tinomail'));
+  fs.symlinkSync(opts.pluginDir ?? PLUGIN_DIR, path.join(dir, 'node_modules/haraka-plugin-tinomail'));
   fs.copyFileSync(path.join(HARAKA_CONFIG, 'connection.ini'), path.join(config, 'connection.ini'));
   const smtpPort = opts.quiet ? await freePort() : 0;
   const metricsPort = opts.quiet ? await freePort() : 0;
