@@ -1,5 +1,8 @@
 /** The landing page (`/`) of every exporter and plugin: what it watches, whether that is up, and links. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { redactUrl } from './log';
+import type { WebHandler } from './web';
 
 export interface LandingPage {
   title: string;
@@ -42,4 +45,27 @@ export function upState(last: { up: boolean; at: Date; error?: string } | undefi
   if (!last) return 'not scraped yet';
   const when = last.at.toISOString();
   return last.up ? `up (last scrape ${when})` : `down (last scrape ${when}${last.error ? `: ${last.error}` : ''})`;
+}
+
+/** The `version` of the package.json in `dir` ('unknown' if unreadable). */
+export function packageVersion(dir: string): string {
+  try {
+    return String(JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version);
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The routes a plugin serves: /metrics from `render`, health, readiness and its landing page. */
+export function pluginRoutes(opts: {
+  contentType: string;
+  render(): Promise<string>;
+  page(): LandingPage;
+}): Record<string, WebHandler> {
+  return {
+    '/metrics': async () => ({ contentType: opts.contentType, body: await opts.render() }),
+    '/-/healthy': () => ({ body: 'Healthy\n' }),
+    '/-/ready': () => ({ body: 'Ready\n' }),
+    '/': () => ({ contentType: 'text/html; charset=utf-8', body: landingPage(opts.page()) }),
+  };
 }

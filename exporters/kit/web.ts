@@ -62,6 +62,11 @@ export function exposureWarning(host: string, config: WebConfig): string | undef
   return 'metrics are served beyond loopback without TLS or basic auth: set a web config, or listen on 127.0.0.1';
 }
 
+/** 'msg k=v k=v': the kit's log fields on one line, for a host's own logger (Haraka, ZoneMTA). */
+export function logLine(msg: string, fields?: Record<string, unknown>): string {
+  return [msg, ...Object.entries(fields ?? {}).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)].join(' ');
+}
+
 function errorText(err: unknown): string {
   // Errors may come from another realm (Haraka runs plugins in vm contexts): no instanceof.
   return err && typeof err === 'object' && 'message' in err ? String(err.message) : String(err);

@@ -16,7 +16,7 @@
 import cluster from 'node:cluster';
 import path from 'node:path';
 import { Registry } from 'prom-client';
-import type { WebLogger } from '../../../exporters/kit/web';
+import { logLine, type WebLogger } from '../../../exporters/kit/web';
 import { loadWebConfig, type WebConfig } from '../../../exporters/kit/webconfig';
 import { ClusterCollector, answerMaster, sendFinalSnapshot } from './cluster';
 import { DEFAULTS, parseConfig, type TinomailConfig } from './config';
@@ -222,9 +222,6 @@ function startMetrics(plugin: Plugin, server: HarakaServer): void {
   );
 }
 
-function logLine(msg: string, fields?: Record<string, unknown>): string {
-  return [msg, ...Object.entries(fields ?? {}).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)].join(' ');
-}
 
 function connectionState(connection: Connection): ConnectionState | undefined {
   return connection.notes[NOTE] as ConnectionState | undefined;

@@ -3,7 +3,7 @@
  * through the kit's web server, bundled at build time: TLS, client certificates and basic auth from the same
  * web config file as the exporters. A failing scrape answers 500; nothing here throws into Haraka.
  */
-import { landingPage } from '../../../exporters/kit/landing';
+import { pluginRoutes } from '../../../exporters/kit/landing';
 import { startWebServer, type WebLogger, type WebServer } from '../../../exporters/kit/web';
 import type { WebConfig } from '../../../exporters/kit/webconfig';
 import { parseListen } from './config';
@@ -35,20 +35,16 @@ export class MetricsServer {
       address: listen,
       webConfig,
       log,
-      routes: {
-        '/metrics': async () => ({ contentType: source.contentType, body: await source.render() }),
-        '/-/healthy': () => ({ body: 'Healthy\n' }),
-        '/-/ready': () => ({ body: 'Ready\n' }),
-        '/': () => ({
-          contentType: 'text/html; charset=utf-8',
-          body: landingPage({
-            title: 'haraka-plugin-tinomail',
-            description: 'Inbound SMTP of this Haraka, counted inside Haraka and summed across its cluster workers.',
-            rows: source.state?.() ?? [],
-            version: VERSION,
-          }),
+      routes: pluginRoutes({
+        contentType: source.contentType,
+        render: () => source.render(),
+        page: () => ({
+          title: 'haraka-plugin-tinomail',
+          description: 'Inbound SMTP of this Haraka, counted inside Haraka and summed across its cluster workers.',
+          rows: source.state?.() ?? [],
+          version: VERSION,
         }),
-      },
+      }),
     });
     return { url: this.web.url, port: this.web.port };
   }

@@ -1,13 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { packageVersion } from '../../../exporters/kit/landing';
 
 /** The package's version (package.json beside dist/ and src/). */
-export const VERSION = readVersion();
-
-function readVersion(): string {
-  try {
-    return String(JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')).version);
-  } catch {
-    return 'unknown';
-  }
-}
+export const VERSION = packageVersion(join(__dirname, '..'));

@@ -6,8 +6,8 @@ import { createSocket, type Socket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import type { Registry } from 'prom-client';
-import { landingPage } from '../../../exporters/kit/landing';
-import { startWebServer, type WebLogger, type WebServer } from '../../../exporters/kit/web';
+import { pluginRoutes } from '../../../exporters/kit/landing';
+import { logLine, startWebServer, type WebLogger, type WebServer } from '../../../exporters/kit/web';
 import type { WebConfig } from '../../../exporters/kit/webconfig';
 import { formatAddress, type Address } from './config';
 import { VERSION } from './version';
@@ -64,13 +64,11 @@ export function startLogReceiver(
 
 /** A ZoneMTA logger as the kit's web server logs (npmlog has warn; a bare test logger may not). */
 function webLogger(logger: PluginLogger): WebLogger {
-  const line = (msg: string, fields?: Record<string, unknown>) =>
-    [msg, ...Object.entries(fields ?? {}).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)].join(' ');
   return {
     debug: () => undefined,
-    info: (msg, fields) => logger.info(LOG_PREFIX, '%s', line(msg, fields)),
-    warn: (msg, fields) => (logger.warn ?? logger.error).call(logger, LOG_PREFIX, '%s', line(msg, fields)),
-    error: (msg, fields) => logger.error(LOG_PREFIX, '%s', line(msg, fields)),
+    info: (msg, fields) => logger.info(LOG_PREFIX, '%s', logLine(msg, fields)),
+    warn: (msg, fields) => (logger.warn ?? logger.error).call(logger, LOG_PREFIX, '%s', logLine(msg, fields)),
+    error: (msg, fields) => logger.error(LOG_PREFIX, '%s', logLine(msg, fields)),
   };
 }
 
@@ -91,20 +89,16 @@ export async function startMetricsServer(
       address: formatAddress(address),
       webConfig,
       log: webLogger(logger),
-      routes: {
-        '/metrics': async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
-        '/-/healthy': () => ({ body: 'Healthy\n' }),
-        '/-/ready': () => ({ body: 'Ready\n' }),
-        '/': () => ({
-          contentType: 'text/html; charset=utf-8',
-          body: landingPage({
-            title: 'zonemta-tinomail',
-            description: 'Outbound delivery of every ZoneMTA process, counted in the master (ZoneMTA plugin).',
-            rows: state(),
-            version: VERSION,
-          }),
+      routes: pluginRoutes({
+        contentType: registry.contentType,
+        render: () => registry.metrics(),
+        page: () => ({
+          title: 'zonemta-tinomail',
+          description: 'Outbound delivery of every ZoneMTA process, counted in the master (ZoneMTA plugin).',
+          rows: state(),
+          version: VERSION,
         }),
-      },
+      }),
     });
     logger.info(LOG_PREFIX, 'metrics on %s %s', web.url.startsWith('https') ? 'https' : 'http', `${web.url.replace(/^https?:\/\//, '')}/metrics`);
     return web;
