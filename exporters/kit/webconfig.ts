@@ -3,6 +3,7 @@
  * have for node_exporter: `tls_server_config` and `basic_auth_users` (bcrypt hashes).
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { SecureContextOptions, TlsOptions } from 'node:tls';
 import yaml from 'js-yaml';
@@ -126,6 +127,27 @@ export function loadWebConfig(file: string): WebConfig {
 
 export type AuthResult = 'ok' | 'denied' | 'busy';
 
+const POOL_SIZE = Math.max(1, Math.min(2, availableParallelism()));
+let shared: { pool: BcryptPool; users: number } | undefined;
+
+/** One worker pool per process (`all` runs every exporter in one), closed when its last user closes. */
+function sharedPool(): Bcrypt {
+  const s = (shared ??= { pool: new BcryptPool(POOL_SIZE), users: 0 });
+  s.users++;
+  let closed = false;
+  return {
+    compare: (password, hash) => s.pool.compare(password, hash),
+    hash: (password, rounds) => s.pool.hash(password, rounds),
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (--s.users > 0) return;
+      if (shared === s) shared = undefined;
+      await s.pool.close();
+    },
+  };
+}
+
 export interface BasicAuthOptions {
   /** Where bcrypt runs; a worker-thread pool unless a test gives its own. */
   bcrypt?: Bcrypt;
@@ -144,7 +166,7 @@ export function bcryptCost(hash: string): number {
 
 /**
  * Checks `Authorization: Basic ...` against the bcrypt hashes.
- * - bcrypt runs in worker threads: a flood of guesses never stalls the event loop.
+ * - bcrypt runs in worker threads (one pool per process): a flood of guesses never stalls the event loop.
  * - A success is cached (as exporter-toolkit does), keyed by a SHA-256 of user, password and configured
  *   hash: a changed password or hash misses the cache. A known client is answered at once during a flood.
  * - At most maxConcurrent verifications run and maxQueued wait; more are `busy`, so guesses cannot pile up.
@@ -164,9 +186,8 @@ export class BasicAuth {
     private readonly users: Map<string, string>,
     opts: BasicAuthOptions = {},
   ) {
-    const pool = opts.bcrypt ? undefined : new BcryptPool();
-    this.bcrypt = opts.bcrypt ?? pool!;
-    this.maxConcurrent = opts.maxConcurrent ?? pool?.size ?? 2;
+    this.bcrypt = opts.bcrypt ?? sharedPool();
+    this.maxConcurrent = opts.maxConcurrent ?? POOL_SIZE;
     this.maxQueued = opts.maxQueued ?? 2 * this.maxConcurrent;
     this.cacheSize = opts.cacheSize ?? 1000;
     const cost = Math.max(...[...users.values()].map(bcryptCost), 4);

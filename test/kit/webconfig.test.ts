@@ -211,4 +211,14 @@ describe('basic auth hardening', () => {
     }
     await expect(pool.compare('x', '$2b$04$abcdefghijklmnopqrstuu')).rejects.toThrow(/closed/);
   });
+
+  test('exporters in one process share one worker pool: closing one leaves the other verifying', async () => {
+    const a = new BasicAuth(new Map([['prometheus', bcrypt.hashSync('a', 4)]]));
+    const b = new BasicAuth(new Map([['prometheus', bcrypt.hashSync('b', 4)]]));
+    expect(await a.check(basic('prometheus', 'a'))).toBe('ok');
+    await a.close();
+    expect(await b.check(basic('prometheus', 'b'))).toBe('ok');
+    expect(await b.check(basic('prometheus', 'a'))).toBe('denied');
+    await b.close();
+  });
 });
