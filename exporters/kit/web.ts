@@ -67,6 +67,20 @@ export function logLine(msg: string, fields?: Record<string, unknown>): string {
   return [msg, ...Object.entries(fields ?? {}).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)].join(' ');
 }
 
+/** A host's logger that throws (a closed stream, a broken format) must not turn a log line into a crash. */
+function neverThrows(log: WebLogger): WebLogger {
+  const wrap =
+    (level: keyof WebLogger) =>
+    (msg: string, fields?: Record<string, unknown>): void => {
+      try {
+        log[level](msg, fields);
+      } catch {
+        // nothing to do: the answer matters more than the line
+      }
+    };
+  return { debug: wrap('debug'), info: wrap('info'), warn: wrap('warn'), error: wrap('error') };
+}
+
 function errorText(err: unknown): string {
   // Errors may come from another realm (Haraka runs plugins in vm contexts): no instanceof.
   return err && typeof err === 'object' && 'message' in err ? String(err.message) : String(err);
@@ -107,7 +121,8 @@ function clientCertRefused(config: WebConfig, req: http.IncomingMessage): boolea
 
 /** Starts listening; rejects when the address is invalid or taken (the caller decides what that means). */
 export async function startWebServer(opts: WebServerOptions): Promise<WebServer> {
-  const { webConfig: config, log } = opts;
+  const { webConfig: config } = opts;
+  const log = neverThrows(opts.log);
   const { host, port } = parseAddress(opts.address);
   const auth = config.basicAuthUsers ? new BasicAuth(config.basicAuthUsers, opts.basicAuth) : undefined;
 

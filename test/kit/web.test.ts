@@ -47,6 +47,20 @@ describe('startWebServer', () => {
     expect(lines.filter((l) => /level=error msg="request failed" path=\/(a)?sync/.test(l))).toHaveLength(2);
   });
 
+  test("a host logger that throws changes nothing: the failing request still gets its 500", async () => {
+    const explode = () => {
+      throw new Error('log stream closed');
+    };
+    web = await startWebServer({
+      address: '127.0.0.1:0',
+      webConfig: {},
+      log: { debug: explode, info: explode, warn: explode, error: explode },
+      routes: { '/metrics': () => Promise.reject(new Error('collect failed')) },
+    });
+    const res = await fetch(`${web.url}/metrics`);
+    expect([res.status, await res.text()]).toEqual([500, 'error: collect failed\n']);
+  });
+
   test('a taken address rejects; loopback logs no exposure warning', async () => {
     const { lines, log } = capture();
     web = await startWebServer({ address: '127.0.0.1:0', webConfig: {}, log, routes: {} });
