@@ -48,7 +48,8 @@ export class MetricsServer {
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { Allow: 'GET, HEAD' }).end();
+      res.writeHead(405, { Allow: 'GET, HEAD' }); // apart from end: a host may replace writeHead with one returning nothing
+      res.end();
       return;
     }
     if (path === '/') {
@@ -57,7 +58,8 @@ export class MetricsServer {
       return;
     }
     if (path !== '/metrics') {
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      res.end('not found\n');
       return;
     }
     this.source.render().then(

@@ -57,16 +57,26 @@ export function startMetricsServer(address: Address, registry: Registry, logger:
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { Allow: 'GET, HEAD' }).end();
+      // writeHead and end apart: restify (ZoneMTA's API server) replaces writeHead process-wide with one returning nothing
+      res.writeHead(405, { Allow: 'GET, HEAD' });
+      res.end();
     } else if (path === '/metrics') {
       registry.metrics().then(
-        body => res.writeHead(200, { 'Content-Type': registry.contentType }).end(body),
-        (err: Error) => res.writeHead(500, { 'Content-Type': 'text/plain' }).end(`error: ${err.message}\n`),
+        body => {
+          res.writeHead(200, { 'Content-Type': registry.contentType });
+          res.end(body);
+        },
+        (err: Error) => {
+          res.writeHead(500, { 'Content-Type': 'text/plain' });
+          res.end(`error: ${err.message}\n`);
+        },
       );
     } else if (path === '/') {
-      res.writeHead(200, { 'Content-Type': 'text/html' }).end('<html><body><a href="/metrics">zonemta-tinomail metrics</a></body></html>\n');
+      res.writeHead(200, { 'Content-Type': 'text/html' });
+      res.end('<html><body><a href="/metrics">zonemta-tinomail metrics</a></body></html>\n');
     } else {
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      res.end('not found\n');
     }
   });
   return new Promise(resolve => {
