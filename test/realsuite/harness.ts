@@ -88,6 +88,7 @@ const NEEDS: Record<ServiceName, ServiceName[]> = {
   prometheus: ['exporters', 'zonemta', 'haraka', 'wildduck', 'alertmanager'],
   alertmanager: [],
 };
+const STAGES: ServiceName[][] = [['mongo', 'redis', 'rspamd', 'alertmanager'], ['wildduck', 'exporters'], ['haraka', 'zonemta'], ['prometheus']];
 const ORDER: ServiceName[] = ['mongo', 'redis', 'rspamd', 'wildduck', 'haraka', 'zonemta', 'exporters', 'alertmanager', 'prometheus'];
 
 /** The services asked for and everything they need, in start order. */
@@ -247,8 +248,9 @@ ${options.wildduckToml ?? ''}
         log: { level: 'info', ...(withPlugins ? { remote: { protocol: 'udp4', host: HOST, port: ports.zmLog } } : {}) },
         zones: {
           [zone]: { processes: 2, connections: 5, host: HOST, port: ports.smtp, ignoreIPv6: true, pool: 'default' },
-          default: { processes: 1, host: HOST, port: ports.smtp },
-          bounces: { processes: 1, host: HOST, port: ports.smtp },
+          // Nothing is routed to the stock zones: no sender processes for them.
+          default: { disabled: true, host: HOST, port: ports.smtp },
+          bounces: { disabled: true, host: HOST, port: ports.smtp },
         },
       },
       null,
@@ -262,7 +264,7 @@ ${options.wildduckToml ?? ''}
   mkdirSync(join(hkDir, 'plugins'), { recursive: true });
   mkdirSync(join(hkDir, 'queue'), { recursive: true });
   if (withPlugins) installPackedPlugin(join(REPO, 'plugins', 'haraka'), hkDir, 'haraka-plugin-tinomail');
-  copyFileSync(join(__dirname, 'haraka', 'realsuite.js'), join(hkDir, 'plugins', 'realsuite.js'));
+  copyFileSync(join(__dirname, 'haraka', 'wildduck.js'), join(hkDir, 'plugins', 'wildduck.js'));
   copyFileSync(join(HARAKA, 'config', 'connection.ini'), join(hkConfig, 'connection.ini'));
   let tlsCa: string | undefined;
   if (options.harakaTls) {
@@ -274,7 +276,7 @@ ${options.wildduckToml ?? ''}
     'log.ini': '[main]\nlevel=info\n',
     me: 'mx.realsuite.test\n',
     host_list: `${domain}\n`,
-    plugins: [...(withPlugins ? ['tinomail'] : []), ...(options.harakaTls ? ['tls'] : []), 'realsuite', 'queue/lmtp'].join('\n') + '\n',
+    plugins: [...(withPlugins ? ['tinomail'] : []), ...(options.harakaTls ? ['tls'] : []), 'wildduck', 'queue/lmtp'].join('\n') + '\n',
     'lmtp.ini': `[main]\nhost=${HOST}\nport=${ports.lmtp}\n`,
     'realsuite.json': JSON.stringify({ api: wdApi, token, domain, rejects: lowerKeys(options.harakaRejects ?? {}) }),
     'tinomail.ini': `[server]\nlisten=${HOST}:${ports.hkPlugin}\n`,
@@ -381,11 +383,19 @@ ${options.wildduckToml ?? ''}
   };
 
   try {
-    for (const name of services) {
-      started.push(name);
-      const t0 = Date.now();
-      await start[name]!();
-      timings[name] = Date.now() - t0;
+    // Services of one stage start together (waiting on a busy machine overlaps); a stage needs only earlier ones.
+    for (const stage of STAGES) {
+      const now = stage.filter((name) => services.includes(name));
+      started.push(...now);
+      const results = await Promise.allSettled(
+        now.map(async (name) => {
+          const t0 = Date.now();
+          await start[name]!();
+          timings[name] = Date.now() - t0;
+        }),
+      );
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
     }
   } catch (err) {
     await close();

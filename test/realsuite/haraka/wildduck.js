@@ -1,6 +1,6 @@
 'use strict';
-// The harness's Haraka plugin (Haraka loads it from <dir>/plugins/realsuite.js). It does what the real MX's
-// haraka-plugin-wildduck would, for a test machine:
+// The harness's stand-in for haraka-plugin-wildduck (Haraka loads it from <dir>/plugins/wildduck.js), doing what
+// that plugin does, on a test machine:
 // - answers lookup_rdns itself, so no DNS query leaves loopback;
 // - gives the replies the test chose (config/realsuite.json "rejects": recipient -> "451 4.3.0 text"),
 //   setting txn.notes.rejectCode as haraka-plugin-wildduck does;
@@ -41,7 +41,7 @@ exports.hook_rcpt = function (next, connection, params) {
   const chosen = (this.cfg.rejects || {})[address];
   if (chosen) {
     const dsn = reply(chosen);
-    txn.notes.rejectCode = 'REALSUITE_CHOSEN';
+    
     return next(dsn.cls === 5 ? DENY : DENYSOFT, dsn);
   }
   if (params[0].host.toLowerCase() !== this.cfg.domain) return next();
