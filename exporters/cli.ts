@@ -34,7 +34,7 @@ export function allFlags(defs: ExporterDefinition[]): FlagSpec[] {
     { name: 'web.config.file', type: 'string', default: '', help: 'Web config file (TLS, basic auth) used by every exporter.' },
     ...kit().logFlags(),
     ...defs.flatMap((d) => [
-      { name: `${d.name}.web.listen-address`, type: 'address' as const, default: `:${d.defaultPort}`, help: `Address of the ${d.name} exporter's web interface.` },
+      { name: `${d.name}.web.listen-address`, type: 'address' as const, default: kit().defaultListenAddress(d.defaultPort), help: `Address of the ${d.name} exporter's web interface.` },
       ...d.flags,
     ]),
   ];
