@@ -121,7 +121,8 @@ class ReportsExporter implements Exporter {
       this.firstPollDone();
       return;
     }
-    if (!(this.ledger.state.file)) this.log.warn('no --reports.state-file: after a restart, reports read again count again');
+    if (!this.ledger.state.file) this.log.warn('no --reports.state-file: after a restart, reports read again count again');
+    this.metrics.watchingSince.set(this.ledger.state.since);
     this.schedule(0);
   }
 

@@ -83,6 +83,7 @@ export class ReportMetrics {
   private readonly lastReceived: Gauge<'kind' | 'reporter'>;
   private readonly lastPeriodEnd: Gauge<'kind' | 'reporter'>;
   readonly stateEntries: Gauge;
+  readonly watchingSince: Gauge;
   readonly stateSaveErrors: Counter;
 
   constructor(registry: Registry, limits: LabelLimits) {
@@ -149,6 +150,11 @@ export class ReportMetrics {
       registers,
     });
     this.stateSaveErrors = new Counter({ name: 'reports_state_save_errors_total', help: 'Failed writes of --reports.state-file (counting goes on; a restart could then count reports again).', registers });
+    this.watchingSince = new Gauge({
+      name: 'reports_watching_since_timestamp_seconds',
+      help: 'Since when a report source has been watched (Unix time, kept in the state file); absent without a source. "No reports for 3 days" counts from here until the first report.',
+      registers,
+    });
     this.stateEntries = new Gauge({ name: 'reports_state_report_ids', help: 'Report IDs kept in the state file to count each report once.', registers });
   }
 

@@ -16,6 +16,8 @@ export interface LastReport {
 
 interface StateFile {
   version: 1;
+  /** When this state began watching for reports (Unix seconds): "no report for 3 days" counts from here. */
+  since: number;
   seen: Record<string, number>;
   last: LastReport[];
   reporters: string[];
@@ -27,6 +29,7 @@ export class ReportState {
   last: LastReport[] = [];
   reporters: string[] = [];
   domains: string[] = [];
+  since = Math.floor(Date.now() / 1000);
 
   constructor(readonly file: string) {}
 
@@ -42,6 +45,7 @@ export class ReportState {
     }
     const data = JSON.parse(text) as Partial<StateFile>;
     if (data.version !== 1) throw new Error(`unknown state file version ${String(data.version)}`);
+    if (typeof data.since === 'number') this.since = data.since;
     this.seen = new Map(Object.entries(data.seen ?? {}).filter(([, t]) => typeof t === 'number'));
     this.last = Array.isArray(data.last) ? data.last : [];
     this.reporters = Array.isArray(data.reporters) ? data.reporters.filter((r) => typeof r === 'string') : [];
@@ -81,7 +85,7 @@ export class ReportState {
 
   save(): void {
     if (!this.file) return;
-    const data: StateFile = { version: 1, seen: Object.fromEntries(this.seen), last: this.last, reporters: this.reporters, domains: this.domains };
+    const data: StateFile = { version: 1, since: this.since, seen: Object.fromEntries(this.seen), last: this.last, reporters: this.reporters, domains: this.domains };
     const tmp = `${this.file}.tmp`;
     writeFileSync(tmp, JSON.stringify(data));
     renameSync(tmp, this.file);
