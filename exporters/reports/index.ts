@@ -4,7 +4,7 @@
  * scrape shows what the polls found and whether the last poll reached every source. See docs/reports.md.
  */
 import type { Readable } from 'node:stream';
-import { parseAddress, FlagError, type FlagSpec } from '../kit/flags';
+import { parseAddress, FlagError, positiveFlag, type FlagSpec } from '../kit/flags';
 import type { Exporter, ExporterContext, ExporterDefinition, ScrapeContext } from '../kit/exporter';
 import type { Logger } from '../kit/log';
 import { decodeReport, type DecodeOptions } from './decode';
@@ -43,11 +43,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'reports.max-domains', type: 'int', default: '20', help: 'Our domains that get their own label value, first come; the rest are "other".' },
 ];
 
-function positive(ctx: ExporterContext, name: string): number {
-  const value = ctx.flags[name] as number;
-  if (!(value > 0)) throw new FlagError(`--${name} must be greater than 0`);
-  return value;
-}
+const positive = (ctx: ExporterContext, name: string): number => positiveFlag(ctx.flags, name);
 
 class ReportsExporter implements Exporter {
   private readonly log: Logger;
