@@ -6,7 +6,7 @@
 import type { ExporterDefinition } from './kit/exporter';
 import { FlagError, type FlagSpec, type FlagValues, formatHelp, parseFlags } from './kit/flags';
 import type { Logger } from './kit/log';
-import { commonFlags, logFlags, loggerFromFlags, type RunningExporter, startExporter, VERSION } from './kit/run';
+import { commonFlags, defaultListenAddress, logFlags, loggerFromFlags, type RunningExporter, startExporter, VERSION } from './kit/run';
 import { exporters } from './index';
 
 function usage(defs: ExporterDefinition[]): string {
@@ -27,7 +27,7 @@ export function allFlags(defs: ExporterDefinition[]): FlagSpec[] {
     { name: 'web.config.file', type: 'string', default: '', help: 'Web config file (TLS, basic auth) used by every exporter.' },
     ...logFlags(),
     ...defs.flatMap((d) => [
-      { name: `${d.name}.web.listen-address`, type: 'address' as const, default: `:${d.defaultPort}`, help: `Address of the ${d.name} exporter's web interface.` },
+      { name: `${d.name}.web.listen-address`, type: 'address' as const, default: defaultListenAddress(d.defaultPort), help: `Address of the ${d.name} exporter's web interface.` },
       ...d.flags,
     ]),
   ];

@@ -82,6 +82,7 @@ export const definition: ExporterDefinition = {
   name: 'gelf',
   description: 'Counts the GELF logs of WildDuck, Haraka (MX) and ZoneMTA (MTA): logins, deliveries, rejections, bounces',
   defaultPort: 9742,
+  target: (f) => `GELF received on ${String(f['gelf.listen-address'])} (UDP and TCP)`,
   flags,
   create: (ctx) => new GelfExporter(ctx),
 };

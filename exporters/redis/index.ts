@@ -165,6 +165,7 @@ export const definition: ExporterDefinition = {
   name: 'redis',
   description: 'Redis INFO and the WildDuck mail keys in it: IMAP connections, login lockouts, rate-limit counters',
   defaultPort: 9744,
+  target: (f) => String(f['redis.uri']),
   flags: FLAGS,
   create: (ctx) => new RedisExporter(ctx),
 };
