@@ -117,8 +117,13 @@ describe('reports exporter, directory mode', () => {
     writeFileSync(join(reports, 'cut.json'), tlsrpt().slice(0, 100));
     writeFileSync(join(reports, 'spam.eml'), await mail({ text: 'Buy now' }));
     writeFileSync(join(reports, 'good.xml'), googleDmarc());
+    // A report of a day long past the state retention: stale, not added.
+    writeFileSync(join(reports, 'old.xml'), googleDmarc({ id: 'old', begin: 1335571200, end: 1335657599 }));
+    // A state file that is not JSON: the exporter says so and starts afresh.
+    writeFileSync(join(dir, 'state.json'), '{"version":1,"seen":');
     const url = await start('--reports.max-report-bytes=262144');
-    const text = await scrapeUntil(url, (t) => total(t, 'reports_processed_total') === 6 && sample(t, 'reports_messages_total', { result: 'kept' }) === 1, 10_000);
+    const text = await scrapeUntil(url, (t) => total(t, 'reports_processed_total') === 7 && sample(t, 'reports_messages_total', { result: 'kept' }) === 1, 10_000);
+    expect(sample(text, 'reports_processed_total', { kind: 'dmarc', result: 'stale' })).toBe(1);
     expect(sample(text, 'reports_processed_total', { kind: 'unknown', result: 'zip_bomb' })).toBe(2);
     expect(sample(text, 'reports_processed_total', { kind: 'unknown', result: 'oversized' })).toBe(1);
     expect(sample(text, 'reports_processed_total', { kind: 'dmarc', result: 'malformed' })).toBe(1);
