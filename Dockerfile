@@ -22,8 +22,10 @@ COPY package.json package-lock.json .npmrc ./
 RUN npm install --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
 COPY --from=build /src/dist ./dist
 # Unprivileged; the system exporter reads the host through /proc (docker-compose.yml gives it the host's pid namespace).
+# The reports exporter's state file (docker-compose.yml mounts a volume here; it takes this owner).
+RUN mkdir -p /var/lib/tinomail && chown node:node /var/lib/tinomail
 USER node
-# wildduck, gelf, mongodb, redis, system exporters; GELF input (docs/ports.md).
-EXPOSE 9741 9742 9743 9744 9745 12201/udp 12201/tcp
+# wildduck, gelf, mongodb, redis, system, reports exporters; GELF input (docs/ports.md).
+EXPOSE 9741 9742 9743 9744 9745 9751 12201/udp 12201/tcp
 ENTRYPOINT ["node", "dist/cli.js"]
 CMD ["all"]

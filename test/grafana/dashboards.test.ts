@@ -70,7 +70,7 @@ describe('generated dashboards', () => {
 
   test('the six dashboards of the issue are there', () => {
     expect(dashboards.map((d) => d.uid).sort()).toEqual(
-      ['tinomail-datastores', 'tinomail-hosts', 'tinomail-inbound', 'tinomail-mailboxes', 'tinomail-outbound', 'tinomail-overview'].sort(),
+      ['tinomail-datastores', 'tinomail-hosts', 'tinomail-inbound', 'tinomail-mailboxes', 'tinomail-outbound', 'tinomail-overview', 'tinomail-reports'].sort(),
     );
   });
 
