@@ -2,8 +2,9 @@
 import type { ExporterDefinition } from './kit/exporter';
 import { definition as gelf } from './gelf';
 import { definition as mongodb } from './mongodb';
+import { definition as probe } from './probe';
 import { definition as redis } from './redis';
 import { definition as system } from './system';
 import { definition as wildduck } from './wildduck';
 
-export const exporters: ExporterDefinition[] = [wildduck, gelf, mongodb, redis, system];
+export const exporters: ExporterDefinition[] = [wildduck, gelf, mongodb, redis, system, probe];

@@ -1,0 +1,189 @@
+/**
+ * Submitting a probe message: SMTP submission with nodemailer (STARTTLS or implicit TLS, AUTH from a password
+ * file), ZoneMTA's HTTP `POST /send`, or WildDuck's `POST /users/:id/submit`. Each returns the MTA's queue id
+ * when the answer names one, so the MTA can be asked about the message later.
+ */
+import { readFileSync } from 'node:fs';
+import nodemailer from 'nodemailer';
+import { request } from 'undici';
+import type { RouteConfig, SmtpSubmit, TlsOptions, WildDuckSubmit, ZoneMtaSubmit } from './config';
+import { readSecret } from './config';
+
+/** The header that carries `<route> <token>`; the probe finds its mail by it. */
+export const PROBE_HEADER = 'X-Tinomail-Probe';
+
+export interface ProbeMessage {
+  route: string;
+  token: string;
+  from: string;
+  to: string;
+}
+
+export interface SubmitResult {
+  queueId?: string;
+  /** WildDuck's submit keeps a copy in the user's Sent mailbox: where, so it can be deleted. */
+  sentCopy?: { mailbox: string; id: number };
+}
+
+export interface Submitter {
+  submit(msg: ProbeMessage, signal: AbortSignal): Promise<SubmitResult>;
+  /** Deletes the copy the submission kept (WildDuck's Sent), if any. */
+  deleteCopy?(copy: NonNullable<SubmitResult['sentCopy']>, signal: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Counts the requests the probe makes, for `probe_requests_total` and the benchmark. */
+export type OnRequest = () => void;
+
+export function subject(msg: ProbeMessage): string {
+  return `tinomail probe ${msg.route} ${msg.token}`;
+}
+
+function text(msg: ProbeMessage): string {
+  return `This message was sent by tinomail-monitor probe (route ${msg.route}) to check that mail arrives.\r\nIt is deleted when found.\r\n`;
+}
+
+export function tlsConnectOptions(tls: TlsOptions, host: string): { ca?: Buffer; rejectUnauthorized: boolean; servername?: string } {
+  return {
+    ca: tls.caFile ? readFileSync(tls.caFile) : undefined,
+    rejectUnauthorized: !tls.insecure,
+    servername: tls.serverName ?? (/^[\d.:]+$/.test(host) ? undefined : host),
+  };
+}
+
+/** `250 Message queued as 18c5e4...` (ZoneMTA), `250 2.0.0 OK ... queued as ABC123` (Postfix) and similar. */
+export function queueIdFromResponse(response: string): string | undefined {
+  const m = /queued as ([A-Za-z0-9._-]{1,80})/i.exec(response);
+  return m?.[1];
+}
+
+class SmtpSubmitter implements Submitter {
+  constructor(
+    private readonly cfg: SmtpSubmit,
+    private readonly timeoutMs: number,
+    private readonly onRequest: OnRequest,
+  ) {}
+
+  async submit(msg: ProbeMessage, signal: AbortSignal): Promise<SubmitResult> {
+    const { cfg } = this;
+    const transport = nodemailer.createTransport({
+      host: cfg.host,
+      port: cfg.port,
+      secure: cfg.tls.mode === 'implicit',
+      requireTLS: cfg.tls.mode === 'starttls',
+      ignoreTLS: cfg.tls.mode === 'none',
+      tls: tlsConnectOptions(cfg.tls, cfg.host),
+      auth: cfg.user ? { user: cfg.user, pass: readSecret(cfg.passwordFile!, 'password') } : undefined,
+      connectionTimeout: this.timeoutMs,
+      greetingTimeout: this.timeoutMs,
+      socketTimeout: this.timeoutMs,
+      logger: false,
+    });
+    this.onRequest();
+    const onAbort = () => transport.close();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const info = await transport.sendMail({
+        from: msg.from,
+        to: msg.to,
+        subject: subject(msg),
+        text: text(msg),
+        headers: { [PROBE_HEADER]: `${msg.route} ${msg.token}` },
+      });
+      if (signal.aborted) throw new Error('aborted');
+      return { queueId: queueIdFromResponse(String(info.response ?? '')) };
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      transport.close();
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+async function postJson(url: string, body: unknown, token: string | undefined, signal: AbortSignal): Promise<{ status: number; body: Record<string, unknown> }> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+  if (token) headers['x-access-token'] = token;
+  const res = await request(url, { method: 'POST', headers, body: JSON.stringify(body), signal });
+  const textBody = await res.body.text();
+  let parsed: Record<string, unknown> = {};
+  try {
+    parsed = JSON.parse(textBody);
+  } catch {
+    // a non-JSON answer is reported by its status
+  }
+  return { status: res.statusCode, body: typeof parsed === 'object' && parsed ? parsed : {} };
+}
+
+function apiError(what: string, status: number, body: Record<string, unknown>): Error {
+  const detail = typeof body.error === 'string' ? `: ${body.error.slice(0, 200)}` : typeof body.message === 'string' ? `: ${body.message.slice(0, 200)}` : '';
+  return new Error(`${what} answered HTTP ${status}${detail}`);
+}
+
+/** ZoneMTA `POST /send` (api-server.js): a nodemailer-style JSON message; answers `{id, from, to, response}`. */
+class ZoneMtaSubmitter implements Submitter {
+  constructor(
+    private readonly cfg: ZoneMtaSubmit,
+    private readonly onRequest: OnRequest,
+  ) {}
+
+  async submit(msg: ProbeMessage, signal: AbortSignal): Promise<SubmitResult> {
+    this.onRequest();
+    const { status, body } = await postJson(
+      `${this.cfg.url}/send`,
+      { from: msg.from, to: msg.to, subject: subject(msg), text: text(msg), headers: { [PROBE_HEADER]: `${msg.route} ${msg.token}` } },
+      undefined,
+      signal,
+    );
+    // A refusal by a plugin comes back as 200 with only a `message` (SMTPResponse), no id.
+    if (status !== 200 || typeof body.id !== 'string') throw apiError('ZoneMTA /send', status, body);
+    return { queueId: body.id };
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** WildDuck `POST /users/:id/submit` (lib/api/submit.js): answers `{success, message: {mailbox, id, queueId}}`. */
+class WildDuckSubmitter implements Submitter {
+  constructor(
+    private readonly cfg: WildDuckSubmit,
+    private readonly onRequest: OnRequest,
+  ) {}
+
+  async submit(msg: ProbeMessage, signal: AbortSignal): Promise<SubmitResult> {
+    const token = this.cfg.tokenFile ? readSecret(this.cfg.tokenFile, 'token') : undefined;
+    this.onRequest();
+    const { status, body } = await postJson(
+      `${this.cfg.url}/users/${this.cfg.userId}/submit`,
+      { to: [{ address: msg.to }], subject: subject(msg), text: text(msg), headers: [{ key: PROBE_HEADER, value: `${msg.route} ${msg.token}` }] },
+      token,
+      signal,
+    );
+    if (status !== 200 || body.success !== true) throw apiError('WildDuck /submit', status, body);
+    const m = (body.message ?? {}) as { mailbox?: unknown; id?: unknown; queueId?: unknown };
+    return {
+      queueId: typeof m.queueId === 'string' ? m.queueId : undefined,
+      sentCopy: typeof m.mailbox === 'string' && typeof m.id === 'number' ? { mailbox: m.mailbox, id: m.id } : undefined,
+    };
+  }
+
+  async deleteCopy(copy: { mailbox: string; id: number }, signal: AbortSignal): Promise<void> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    const token = this.cfg.tokenFile ? readSecret(this.cfg.tokenFile, 'token') : undefined;
+    if (token) headers['x-access-token'] = token;
+    this.onRequest();
+    const res = await request(`${this.cfg.url}/users/${this.cfg.userId}/mailboxes/${copy.mailbox}/messages/${copy.id}`, { method: 'DELETE', headers, signal });
+    await res.body.text();
+    // 404: already gone (deleted by hand, or an earlier attempt that lost its answer).
+    if (res.statusCode !== 200 && res.statusCode !== 404) throw new Error(`WildDuck API: deleting the Sent copy answered HTTP ${res.statusCode}`);
+  }
+
+  async close(): Promise<void> {}
+}
+
+export function createSubmitter(route: RouteConfig, onRequest: OnRequest): Submitter {
+  const s = route.submit;
+  if (s.method === 'smtp') return new SmtpSubmitter(s, route.timeoutMs, onRequest);
+  if (s.method === 'zonemta') return new ZoneMtaSubmitter(s, onRequest);
+  return new WildDuckSubmitter(s, onRequest);
+}
