@@ -89,9 +89,10 @@ export class RouteProber {
       this.ledger.save();
       this.log.debug('probe message submitted', { queue_id: result.queueId });
     } catch (err) {
+      // Stopping mid-submission: it may have left, so it stays in the state for the next start to look for.
+      if (this.stopped) return;
       this.ledger.remove(entry);
       this.updateInFlight();
-      if (this.stopped) return;
       this.fail('submit');
       this.log.warn('submission failed', { err: redact((err as Error).message) });
       return;
