@@ -19,6 +19,11 @@ import { createSubmitter, type Submitter } from './submit';
 
 /** A look at the mailbox or the MTA never waits longer than this, so decisions stay on time. */
 const MAX_LOOK_MS = 30_000;
+/**
+ * A submission may take this long even on a route with a shorter timeout: one that is slow but goes through is a
+ * round that missed its timeout (and its message may come late), not a refused submission.
+ */
+const MIN_SUBMIT_MS = 10_000;
 
 export class RouteProber {
   readonly submitter: Submitter;
@@ -30,6 +35,8 @@ export class RouteProber {
   private again = false;
   private stopped = false;
   private readonly rounds = new Set<Promise<void>>();
+  /** Tokens whose submission is still going on: no timeout is decided for them until it ends. */
+  private readonly submitting = new Set<string>();
   private readonly abort = new AbortController();
   /** Why the last look at the mailbox failed; undefined after a look that worked. */
   private fetchError?: string;
@@ -78,10 +85,11 @@ export class RouteProber {
     // Saved before it leaves: a crash during the submission cannot lose it.
     this.ledger.add(entry);
     this.updateInFlight();
+    this.submitting.add(entry.token);
     try {
       await this.checker.prepare?.(this.abort.signal).catch(() => undefined); // IDLE listening before it can land
       entry.sentAt = Date.now();
-      const result = await withDeadline(this.route.timeoutMs, (signal) =>
+      const result = await withDeadline(Math.max(this.route.timeoutMs, MIN_SUBMIT_MS), (signal) =>
         this.submitter.submit({ route: name, token: entry.token, from: this.route.from, to: this.route.to }, AbortSignal.any([signal, this.abort.signal])),
       );
       entry.queueId = result.queueId;
@@ -96,6 +104,8 @@ export class RouteProber {
       this.fail('submit');
       this.log.warn('submission failed', { err: redact((err as Error).message) });
       return;
+    } finally {
+      this.submitting.delete(entry.token);
     }
     this.schedulePoll(0);
   }
@@ -140,7 +150,7 @@ export class RouteProber {
     await this.askMta();
     const now = Date.now();
     for (const e of this.ledger.of(name)) {
-      if (e.outcome === 'pending' && now - e.sentAt > this.route.timeoutMs) {
+      if (e.outcome === 'pending' && now - e.sentAt > this.route.timeoutMs && !this.submitting.has(e.token)) {
         this.decideFailed(e);
       } else if (e.outcome === 'failed' && now - e.sentAt > this.route.lateThresholdMs) {
         this.ledger.remove(e);
