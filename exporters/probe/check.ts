@@ -117,7 +117,9 @@ class FolderWatch {
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       this.onRequest();
-      const uids = await client.search({ header: { [PROBE_HEADER.toLowerCase()]: route } }, { uid: true });
+      // By subject: WildDuck does not index custom headers (HEADER X-Tinomail-Probe finds nothing there);
+      // the probe header, fetched below, decides.
+      const uids = await client.search({ subject: `tinomail probe ${route} ` }, { uid: true });
       if (!uids || uids.length === 0) return [];
       const out: FoundMessage[] = [];
       this.onRequest();

@@ -15,15 +15,10 @@ import type { Ledger } from './ledger';
 import type { ProbeMetrics, RequestTarget, Stage } from './metrics';
 import { hopSeconds, HOPS } from './received';
 import type { InFlight } from './state';
-import { createSubmitter, type Submitter } from './submit';
+import { createSubmitter, submitDeadlineMs, type Submitter } from './submit';
 
 /** A look at the mailbox or the MTA never waits longer than this, so decisions stay on time. */
 const MAX_LOOK_MS = 30_000;
-/**
- * A submission may take this long even on a route with a shorter timeout: one that is slow but goes through is a
- * round that missed its timeout (and its message may come late), not a refused submission.
- */
-const MIN_SUBMIT_MS = 10_000;
 
 export class RouteProber {
   readonly submitter: Submitter;
@@ -89,7 +84,7 @@ export class RouteProber {
     try {
       await this.checker.prepare?.(this.abort.signal).catch(() => undefined); // IDLE listening before it can land
       entry.sentAt = Date.now();
-      const result = await withDeadline(Math.max(this.route.timeoutMs, MIN_SUBMIT_MS), (signal) =>
+      const result = await withDeadline(submitDeadlineMs(this.route), (signal) =>
         this.submitter.submit({ route: name, token: entry.token, from: this.route.from, to: this.route.to }, AbortSignal.any([signal, this.abort.signal])),
       );
       entry.queueId = result.queueId;

@@ -60,7 +60,8 @@ export function queueIdFromResponse(response: string): string | undefined {
 class SmtpSubmitter implements Submitter {
   constructor(
     private readonly cfg: SmtpSubmit,
-    private readonly timeoutMs: number,
+    /** The prober's deadline for the whole submission (its abort closes the connection sooner). */
+    private readonly deadlineMs: number,
     private readonly onRequest: OnRequest,
   ) {}
 
@@ -74,9 +75,9 @@ class SmtpSubmitter implements Submitter {
       ignoreTLS: cfg.tls.mode === 'none',
       tls: tlsConnectOptions(cfg.tls, cfg.host),
       auth: cfg.user ? { user: cfg.user, pass: readSecret(cfg.passwordFile!, 'password') } : undefined,
-      connectionTimeout: this.timeoutMs,
-      greetingTimeout: this.timeoutMs,
-      socketTimeout: this.timeoutMs,
+      connectionTimeout: this.deadlineMs,
+      greetingTimeout: this.deadlineMs,
+      socketTimeout: this.deadlineMs,
       logger: false,
     });
     this.onRequest();
@@ -181,9 +182,19 @@ class WildDuckSubmitter implements Submitter {
   async close(): Promise<void> {}
 }
 
+/**
+ * A submission may take this long even on a route with a shorter timeout: one that is slow but goes through is a
+ * round that missed its timeout (and its message may come late), not a refused submission.
+ */
+export const MIN_SUBMIT_MS = 10_000;
+
+export function submitDeadlineMs(route: RouteConfig): number {
+  return Math.max(route.timeoutMs, MIN_SUBMIT_MS);
+}
+
 export function createSubmitter(route: RouteConfig, onRequest: OnRequest): Submitter {
   const s = route.submit;
-  if (s.method === 'smtp') return new SmtpSubmitter(s, route.timeoutMs, onRequest);
+  if (s.method === 'smtp') return new SmtpSubmitter(s, submitDeadlineMs(route), onRequest);
   if (s.method === 'zonemta') return new ZoneMtaSubmitter(s, onRequest);
   return new WildDuckSubmitter(s, onRequest);
 }
