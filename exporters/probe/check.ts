@@ -4,9 +4,9 @@
  * message of the route it finds, with the folder, the time it was seen and its Received headers.
  */
 import { ImapFlow } from 'imapflow';
-import { request } from 'undici';
 import type { ImapCheck, RouteConfig, WildDuckCheck } from './config';
 import { readSecret } from './config';
+import { apiError, requestJson } from './http';
 import { receivedHeaders } from './received';
 import { type OnRequest, PROBE_HEADER, tlsConnectOptions } from './submit';
 
@@ -110,8 +110,9 @@ class FolderWatch {
 
   async find(route: string, signal: AbortSignal): Promise<FoundMessage[]> {
     const client = await this.open();
-    const started = Date.now();
-    const announced = this.existsAt;
+    // When the message was announced: an EXISTS before this search began, else one that came with its answer
+    // (the server sends pending EXISTS before the tagged OK), else the moment the answer came.
+    const announcedBefore = this.existsAt;
     this.existsAt = undefined;
     const onAbort = () => client.close();
     signal.addEventListener('abort', onAbort, { once: true });
@@ -120,14 +121,17 @@ class FolderWatch {
       // By subject: WildDuck does not index custom headers (HEADER X-Tinomail-Probe finds nothing there);
       // the probe header, fetched below, decides.
       const uids = await client.search({ subject: `tinomail probe ${route} ` }, { uid: true });
+      const answeredAt = Date.now();
       if (!uids || uids.length === 0) return [];
+      const announced = announcedBefore ?? this.existsAt ?? answeredAt;
+      this.existsAt = undefined;
       const out: FoundMessage[] = [];
       this.onRequest();
       for await (const m of client.fetch(uids.slice(0, 500), { uid: true, headers: [PROBE_HEADER.toLowerCase(), 'received'] }, { uid: true })) {
         const raw = m.headers?.toString('utf8') ?? '';
         const token = tokenOf(probeHeaderValue(raw) ?? '', route);
         if (!token) continue;
-        out.push({ token, folder: this.placement, seenAt: announced ?? started, received: receivedHeaders(raw), ref: { folder: this.path, id: m.uid } });
+        out.push({ token, folder: this.placement, seenAt: announced, received: receivedHeaders(raw), ref: { folder: this.path, id: m.uid } });
       }
       return out;
     } finally {
@@ -180,20 +184,6 @@ class ImapChecker implements Checker {
   }
 }
 
-async function getJson(url: string, token: string | undefined, signal: AbortSignal, method: 'GET' | 'DELETE' = 'GET'): Promise<{ status: number; body: unknown; text: string }> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (token) headers['x-access-token'] = token;
-  const res = await request(url, { method, headers, signal });
-  const text = await res.body.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  return { status: res.statusCode, body, text };
-}
-
 /**
  * WildDuck REST API: `GET /users/:id/mailboxes` (path, specialUse), `GET /users/:id/search?subject=` (partial
  * match on the subject, which carries the token), the raw message for its Received headers, and DELETE.
@@ -213,11 +203,8 @@ class WildDuckChecker implements Checker {
 
   private async call(path: string, signal: AbortSignal, method: 'GET' | 'DELETE' = 'GET') {
     this.onRequest();
-    const r = await getJson(`${this.cfg.url}/users/${this.cfg.userId}${path}`, this.token(), signal, method);
-    if (r.status !== 200) {
-      const err = (r.body as { error?: unknown })?.error;
-      throw new Error(`WildDuck API ${path.split('?')[0]}: HTTP ${r.status}${typeof err === 'string' ? ` ${err.slice(0, 200)}` : ''}`);
-    }
+    const r = await requestJson(method, `${this.cfg.url}/users/${this.cfg.userId}${path}`, { token: this.token(), signal });
+    if (r.status !== 200) throw apiError(`WildDuck API ${path.split('?')[0]}`, r);
     return r;
   }
 
@@ -282,10 +269,10 @@ export type MtaStatus = 'queued' | 'deferred' | 'gone';
 /** ZoneMTA `GET /message/:id` (api-server.js, mail-queue.js getInfo): a recipient DEFERRED means delivery failed for now. */
 export async function zoneMtaStatus(url: string, queueId: string, signal: AbortSignal, onRequest: OnRequest): Promise<{ status: MtaStatus; response?: string }> {
   onRequest();
-  const { status, body } = await getJson(`${url}/message/${encodeURIComponent(queueId)}`, undefined, signal);
-  if (status === 404) return { status: 'gone' };
-  if (status !== 200) throw new Error(`ZoneMTA /message: HTTP ${status}`);
-  return parseZoneMtaInfo(body);
+  const r = await requestJson('GET', `${url}/message/${encodeURIComponent(queueId)}`, { signal });
+  if (r.status === 404) return { status: 'gone' };
+  if (r.status !== 200) throw apiError('ZoneMTA /message', r);
+  return parseZoneMtaInfo(r.body);
 }
 
 /** The answer of ZoneMTA's `GET /message/:id`: `{meta, messages: [{seq, status: 'QUEUED'|'DEFERRED', deferred: {response, ...}}]}`. */

@@ -17,8 +17,10 @@ import { hopSeconds, HOPS } from './received';
 import type { InFlight } from './state';
 import { createSubmitter, submitDeadlineMs, type Submitter } from './submit';
 
-/** A look at the mailbox or the MTA never waits longer than this, so decisions stay on time. */
+/** A look at the mailbox or the MTA never waits longer than this, so decisions stay on time... */
 const MAX_LOOK_MS = 30_000;
+/** ...and is always given this long, even on a route with a shorter timeout (an IMAP login takes a moment). */
+const MIN_LOOK_MS = 5_000;
 
 export class RouteProber {
   readonly submitter: Submitter;
@@ -129,7 +131,7 @@ export class RouteProber {
 
   private async checkOnce(): Promise<void> {
     const name = this.route.name;
-    const lookMs = Math.min(this.route.timeoutMs, MAX_LOOK_MS);
+    const lookMs = this.lookMs();
     let found: FoundMessage[] | undefined;
     try {
       found = await withDeadline(lookMs, (signal) => this.checker.find(AbortSignal.any([signal, this.abort.signal])));
@@ -199,7 +201,7 @@ export class RouteProber {
   /** Deletes a found message (and WildDuck's Sent copy); a failure is counted and retried next look. */
   private async remove(f: FoundMessage, e: InFlight | undefined): Promise<void> {
     try {
-      await withDeadline(Math.min(this.route.timeoutMs, MAX_LOOK_MS), (signal) => this.checker.delete(f, AbortSignal.any([signal, this.abort.signal])));
+      await withDeadline(this.lookMs(), (signal) => this.checker.delete(f, AbortSignal.any([signal, this.abort.signal])));
       if (e?.sentCopy && this.submitter.deleteCopy) {
         const copy = e.sentCopy;
         await withDeadline(MAX_LOOK_MS, (signal) => this.submitter.deleteCopy!(copy, signal));
@@ -230,6 +232,10 @@ export class RouteProber {
         if (!this.stopped) this.log.debug('cannot ask the MTA', { err: (err as Error).message });
       }
     }
+  }
+
+  private lookMs(): number {
+    return Math.min(Math.max(this.route.timeoutMs, MIN_LOOK_MS), MAX_LOOK_MS);
   }
 
   private decideFailed(e: InFlight): void {

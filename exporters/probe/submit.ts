@@ -5,9 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import nodemailer from 'nodemailer';
-import { request } from 'undici';
 import type { RouteConfig, SmtpSubmit, TlsOptions, WildDuckSubmit, ZoneMtaSubmit } from './config';
 import { readSecret } from './config';
+import { apiError, requestJson } from './http';
 
 /** The header that carries `<route> <token>`; the probe finds its mail by it. */
 export const PROBE_HEADER = 'X-Tinomail-Probe';
@@ -102,25 +102,6 @@ class SmtpSubmitter implements Submitter {
   async close(): Promise<void> {}
 }
 
-async function postJson(url: string, body: unknown, token: string | undefined, signal: AbortSignal): Promise<{ status: number; body: Record<string, unknown> }> {
-  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
-  if (token) headers['x-access-token'] = token;
-  const res = await request(url, { method: 'POST', headers, body: JSON.stringify(body), signal });
-  const textBody = await res.body.text();
-  let parsed: Record<string, unknown> = {};
-  try {
-    parsed = JSON.parse(textBody);
-  } catch {
-    // a non-JSON answer is reported by its status
-  }
-  return { status: res.statusCode, body: typeof parsed === 'object' && parsed ? parsed : {} };
-}
-
-function apiError(what: string, status: number, body: Record<string, unknown>): Error {
-  const detail = typeof body.error === 'string' ? `: ${body.error.slice(0, 200)}` : typeof body.message === 'string' ? `: ${body.message.slice(0, 200)}` : '';
-  return new Error(`${what} answered HTTP ${status}${detail}`);
-}
-
 /** ZoneMTA `POST /send` (api-server.js): a nodemailer-style JSON message; answers `{id, from, to, response}`. */
 class ZoneMtaSubmitter implements Submitter {
   constructor(
@@ -130,15 +111,13 @@ class ZoneMtaSubmitter implements Submitter {
 
   async submit(msg: ProbeMessage, signal: AbortSignal): Promise<SubmitResult> {
     this.onRequest();
-    const { status, body } = await postJson(
-      `${this.cfg.url}/send`,
-      { from: msg.from, to: msg.to, subject: subject(msg), text: text(msg), headers: { [PROBE_HEADER]: `${msg.route} ${msg.token}` } },
-      undefined,
+    const r = await requestJson('POST', `${this.cfg.url}/send`, {
+      body: { from: msg.from, to: msg.to, subject: subject(msg), text: text(msg), headers: { [PROBE_HEADER]: `${msg.route} ${msg.token}` } },
       signal,
-    );
+    });
     // A refusal by a plugin comes back as 200 with only a `message` (SMTPResponse), no id.
-    if (status !== 200 || typeof body.id !== 'string') throw apiError('ZoneMTA /send', status, body);
-    return { queueId: body.id };
+    if (r.status !== 200 || typeof r.body.id !== 'string') throw apiError('ZoneMTA /send', r);
+    return { queueId: r.body.id };
   }
 
   async close(): Promise<void> {}
@@ -154,14 +133,13 @@ class WildDuckSubmitter implements Submitter {
   async submit(msg: ProbeMessage, signal: AbortSignal): Promise<SubmitResult> {
     const token = this.cfg.tokenFile ? readSecret(this.cfg.tokenFile, 'token') : undefined;
     this.onRequest();
-    const { status, body } = await postJson(
-      `${this.cfg.url}/users/${this.cfg.userId}/submit`,
-      { to: [{ address: msg.to }], subject: subject(msg), text: text(msg), headers: [{ key: PROBE_HEADER, value: `${msg.route} ${msg.token}` }] },
+    const r = await requestJson('POST', `${this.cfg.url}/users/${this.cfg.userId}/submit`, {
       token,
+      body: { to: [{ address: msg.to }], subject: subject(msg), text: text(msg), headers: [{ key: PROBE_HEADER, value: `${msg.route} ${msg.token}` }] },
       signal,
-    );
-    if (status !== 200 || body.success !== true) throw apiError('WildDuck /submit', status, body);
-    const m = (body.message ?? {}) as { mailbox?: unknown; id?: unknown; queueId?: unknown };
+    });
+    if (r.status !== 200 || r.body.success !== true) throw apiError('WildDuck /submit', r);
+    const m = (r.body.message ?? {}) as { mailbox?: unknown; id?: unknown; queueId?: unknown };
     return {
       queueId: typeof m.queueId === 'string' ? m.queueId : undefined,
       sentCopy: typeof m.mailbox === 'string' && typeof m.id === 'number' ? { mailbox: m.mailbox, id: m.id } : undefined,
@@ -169,14 +147,11 @@ class WildDuckSubmitter implements Submitter {
   }
 
   async deleteCopy(copy: { mailbox: string; id: number }, signal: AbortSignal): Promise<void> {
-    const headers: Record<string, string> = { accept: 'application/json' };
     const token = this.cfg.tokenFile ? readSecret(this.cfg.tokenFile, 'token') : undefined;
-    if (token) headers['x-access-token'] = token;
     this.onRequest();
-    const res = await request(`${this.cfg.url}/users/${this.cfg.userId}/mailboxes/${copy.mailbox}/messages/${copy.id}`, { method: 'DELETE', headers, signal });
-    await res.body.text();
+    const r = await requestJson('DELETE', `${this.cfg.url}/users/${this.cfg.userId}/mailboxes/${copy.mailbox}/messages/${copy.id}`, { token, signal });
     // 404: already gone (deleted by hand, or an earlier attempt that lost its answer).
-    if (res.statusCode !== 200 && res.statusCode !== 404) throw new Error(`WildDuck API: deleting the Sent copy answered HTTP ${res.statusCode}`);
+    if (r.status !== 200 && r.status !== 404) throw apiError('WildDuck API, deleting the Sent copy,', r);
   }
 
   async close(): Promise<void> {}
