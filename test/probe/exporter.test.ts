@@ -7,6 +7,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { main } from '../../exporters/cli';
 import { createLogger } from '../../exporters/kit/log';
 import { runExporter, type RunningExporter } from '../../exporters/kit/run';
 import { definition, type ProbeExporter } from '../../exporters/probe';
@@ -174,6 +175,15 @@ test('no config file: the probe runs with no routes and answers probe_up 0', asy
   expect(res.status).toBe(200);
   expect(sample(res.text, 'probe_up')).toBe(0);
   expect(logLines.some((l) => l.includes('no --probe.config.file'))).toBe(true);
+});
+
+test('`tinomail-monitor all` without a probe config does not fail: the probe answers probe_up 0', async () => {
+  const started = await main(['all', '--exporters=probe', '--probe.web.listen-address=127.0.0.1:0', '--log.level=error'], {});
+  running.push(...started);
+  expect(started.map((r) => r.definition.name)).toEqual(['probe']);
+  const res = await scrape(`${started[0].url}/metrics`);
+  expect(res.status).toBe(200);
+  expect(sample(res.text, 'probe_up')).toBe(0);
 });
 
 test('a config that cannot work is a flag error naming the flag and the key', async () => {
