@@ -49,5 +49,7 @@ export interface ExporterDefinition {
   defaultPort: number;
   /** Its own flags, each named `<name>.<setting>`. */
   flags: FlagSpec[];
+  /** What it watches, for the landing page: a URL or address from its flags (the kit redacts passwords and tokens). */
+  target?(flags: FlagValues): string;
   create(ctx: ExporterContext): Exporter;
 }

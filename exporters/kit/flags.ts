@@ -48,9 +48,9 @@ export function parseDuration(text: string): number {
   return total;
 }
 
-/** 'host:port', ':port' or '[::1]:port'. */
+/** 'host:port', ':port', '[::1]:port' or a bare port; no host is every interface. */
 export function parseAddress(text: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(/^\d+$/.test(text) ? `:${text}` : text);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) throw new Error('not an address (use host:port, :port or [::1]:port)');
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };

@@ -3,17 +3,14 @@
  * and `/-/ready` over HTTP or HTTPS (web config), and adds `<name>_up`, `<name>_build_info` and
  * `<name>_scrape_duration_seconds`. Start and stop return promises so tests control the lifecycle.
  */
-import http from 'node:http';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
-import express from 'express';
 import { Gauge, Registry } from 'prom-client';
 import { CollectorTimeoutError, withDeadline } from './collectors';
 import type { Exporter, ExporterDefinition } from './exporter';
-import { FlagError, type FlagSpec, type FlagValues, parseAddress, parseFlags } from './flags';
+import { FlagError, type FlagSpec, type FlagValues, parseFlags } from './flags';
+import { landingPage, upState } from './landing';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from './log';
-import { BasicAuth, loadWebConfig, type WebConfig } from './webconfig';
+import { startWebServer, type WebServer } from './web';
+import { loadWebConfig, type WebConfig } from './webconfig';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const VERSION: string = require('../../package.json').version;
@@ -23,10 +20,15 @@ export const DEFAULT_SCRAPE_TIMEOUT_MS = 10_000;
 /** Kept back from Prometheus' timeout so the answer is rendered and sent before Prometheus gives up. */
 export const SCRAPE_TIMEOUT_MARGIN_MS = 500;
 
+/** The default of every --web.listen-address: loopback, as everything we ship (docs/ports.md). */
+export function defaultListenAddress(port: number): string {
+  return `127.0.0.1:${port}`;
+}
+
 /** Flags every exporter has. */
 export function commonFlags(defaultPort: number): FlagSpec[] {
   return [
-    { name: 'web.listen-address', type: 'address', default: `:${defaultPort}`, help: 'Address on which to expose metrics and the web interface.' },
+    { name: 'web.listen-address', type: 'address', default: defaultListenAddress(defaultPort), help: 'Address on which to expose metrics and the web interface (":<port>" for every interface).' },
     { name: 'web.config.file', type: 'string', default: '', help: 'Path to a web config file (exporter-toolkit format) enabling TLS and/or basic authentication.' },
     ...logFlags(),
   ];
@@ -43,11 +45,17 @@ export function loggerFromFlags(flags: FlagValues): Logger {
   return createLogger({ level: flags['log.level'] as LogLevel, format: flags['log.format'] as LogFormat });
 }
 
-/** Scrape timeout from Prometheus' header, less a margin; the default when absent or nonsense. */
+/**
+ * The longest scrape timeout honoured. Prometheus never sends more than its scrape interval, but the header
+ * is the client's word: 1e9 s would overflow a Node timer (above 2^31-1 ms it fires at once).
+ */
+export const MAX_SCRAPE_TIMEOUT_MS = 600_000;
+
+/** Scrape timeout from Prometheus' header, less a margin, at most MAX_SCRAPE_TIMEOUT_MS; the default when absent or nonsense. */
 export function scrapeTimeoutMs(header: string | undefined): number {
   const seconds = Number(header);
   if (!header || !Number.isFinite(seconds) || seconds <= 0) return DEFAULT_SCRAPE_TIMEOUT_MS - SCRAPE_TIMEOUT_MARGIN_MS;
-  const ms = seconds * 1000;
+  const ms = Math.min(seconds * 1000, MAX_SCRAPE_TIMEOUT_MS);
   // Keep at least half of a short timeout rather than nothing.
   return Math.max(ms - SCRAPE_TIMEOUT_MARGIN_MS, ms / 2);
 }
@@ -107,6 +115,9 @@ export async function startExporter(def: ExporterDefinition, flags: FlagValues, 
   await exporter.start?.();
   let started = true;
 
+  let last: { up: boolean; at: Date; error?: string } | undefined;
+  const onScrape = (ok: boolean, error?: string) => (last = { up: ok, at: new Date(), error });
+
   // Concurrent scrapes share one collection: a slow target is asked once, not once per scraper.
   let inFlight: Promise<void> | undefined;
   const collect = (timeoutMs: number): Promise<void> => {
@@ -115,16 +126,19 @@ export async function startExporter(def: ExporterDefinition, flags: FlagValues, 
       const t0 = performance.now();
       if (!exporter.scrape) {
         up.set(1);
+        onScrape(true);
         return;
       }
       const scrape = exporter.scrape.bind(exporter);
       try {
         const ok = await withDeadline(timeoutMs, (signal) => scrape({ timeoutMs, deadline: Date.now() + timeoutMs, signal }));
         up.set(ok ? 1 : 0);
+        onScrape(ok);
       } catch (err) {
         up.set(0);
         if (err instanceof CollectorTimeoutError) log.warn('scrape deadline passed', { timeout_ms: timeoutMs });
         else log.warn('scrape failed', { err: (err as Error).message });
+        onScrape(false, err instanceof CollectorTimeoutError ? 'deadline passed' : (err as Error).message);
       } finally {
         scrapeDuration.set((performance.now() - t0) / 1000);
       }
@@ -134,65 +148,50 @@ export async function startExporter(def: ExporterDefinition, flags: FlagValues, 
     return inFlight;
   };
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.use(guard(webConfig, log));
-  app.get('/metrics', async (req, res) => {
-    try {
-      await collect(scrapeTimeoutMs(req.header('X-Prometheus-Scrape-Timeout-Seconds')));
-      res.set('Content-Type', registry.contentType).send(await registry.metrics());
-    } catch (err) {
-      log.error('rendering metrics failed', { err: (err as Error).message });
-      res.status(500).type('text/plain').send(`error rendering metrics: ${(err as Error).message}\n`);
-    }
-  });
-  app.get('/-/healthy', (_req, res) => {
-    res.type('text/plain').send('Healthy\n');
-  });
-  app.get('/-/ready', (_req, res) => {
-    const ready = started && (exporter.ready?.() ?? true);
-    res.status(ready ? 200 : 503).type('text/plain').send(ready ? 'Ready\n' : 'Not ready\n');
-  });
-  app.get('/', (_req, res) => {
-    res.type('html').send(landingPage(def));
-  });
-
-  const server = webConfig.tls ? https.createServer(webConfig.tls, app) : http.createServer(app);
-  const { host, port } = parseAddress(String(flags['web.listen-address']));
+  let web: WebServer;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
+    web = await startWebServer({
+      address: String(flags['web.listen-address']),
+      webConfig,
+      log,
+      routes: {
+        '/metrics': async (req) => {
+          await collect(scrapeTimeoutMs(header(req.headers['x-prometheus-scrape-timeout-seconds'])));
+          return { contentType: registry.contentType, body: await registry.metrics() };
+        },
+        '/-/healthy': () => ({ body: 'Healthy\n' }),
+        '/-/ready': () => {
+          const ready = started && (exporter.ready?.() ?? true);
+          return { status: ready ? 200 : 503, body: ready ? 'Ready\n' : 'Not ready\n' };
+        },
+        '/': () => ({
+          contentType: 'text/html; charset=utf-8',
+          body: landingPage({
+            title: `tinomail-monitor ${def.name} exporter`,
+            description: def.description,
+            rows: [...(def.target ? [['Target', def.target(flags)] as [string, string]] : []), ['State', upState(last)]],
+            version: VERSION,
+          }),
+        }),
+      },
     });
   } catch (err) {
     // The web address is taken or invalid: close what start() opened before giving up.
     await exporter.stop?.();
     throw new Error(`cannot listen on ${String(flags['web.listen-address'])}: ${(err as Error).message}`);
   }
-  server.on('error', (err) => log.error('http server error', { err: err.message }));
-  const bound = (server.address() as AddressInfo).port;
-  const scheme = webConfig.tls ? 'https' : 'http';
-  const loopback = host === '::' || host === '::1' ? '[::1]' : '127.0.0.1';
-  log.info('listening', { address: `${host}:${bound}`, tls: Boolean(webConfig.tls), basic_auth: Boolean(webConfig.basicAuthUsers) });
-
   let stopping: Promise<void> | undefined;
   return {
     definition: def,
-    url: `${scheme}://${loopback}:${bound}`,
-    port: bound,
+    url: web.url,
+    port: web.port,
     registry,
     exporter,
     log,
     stop() {
       stopping ??= (async () => {
         started = false;
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        });
+        await web.stop();
         await exporter.stop?.();
         log.info('stopped');
       })();
@@ -211,43 +210,6 @@ function readWebConfig(file: string): WebConfig {
   }
 }
 
-/** Basic auth, client certificate checks the TLS layer leaves to us, and configured headers. */
-function guard(config: WebConfig, log: Logger): express.RequestHandler {
-  const auth = config.basicAuthUsers ? new BasicAuth(config.basicAuthUsers) : undefined;
-  return (req, res, next) => {
-    if (config.headers) res.set(config.headers);
-    if (config.clientAuth === 'RequireAnyClientCert' || config.clientAuth === 'VerifyClientCertIfGiven') {
-      const socket = req.socket as TLSSocket;
-      const cert = socket.getPeerCertificate?.();
-      const given = Boolean(cert && Object.keys(cert).length > 0);
-      if ((config.clientAuth === 'RequireAnyClientCert' && !given) || (config.clientAuth === 'VerifyClientCertIfGiven' && given && !socket.authorized)) {
-        res.status(403).type('text/plain').send('client certificate required\n');
-        return;
-      }
-    }
-    if (!auth) return next();
-    auth.check(req.header('authorization')).then(
-      (ok) => {
-        if (ok) return next();
-        log.debug('basic auth rejected', { path: req.path });
-        res.status(401).set('WWW-Authenticate', 'Basic').type('text/plain').send('Unauthorized\n');
-      },
-      (err) => next(err),
-    );
-  };
-}
-
-function landingPage(def: ExporterDefinition): string {
-  return `<!doctype html>
-<html><head><title>tinomail-monitor ${def.name} exporter</title></head>
-<body>
-<h1>tinomail-monitor ${def.name} exporter</h1>
-<p>${def.description}</p>
-<ul>
-<li><a href="metrics">Metrics</a></li>
-<li><a href="-/healthy">Health</a> and <a href="-/ready">readiness</a></li>
-</ul>
-<p>Version ${VERSION}</p>
-</body></html>
-`;
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }

@@ -2,11 +2,12 @@
  * `--web.config.file` in the Prometheus exporter-toolkit format, so operators reuse the file they already
  * have for node_exporter: `tls_server_config` and `basic_auth_users` (bcrypt hashes).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { SecureContextOptions, TlsOptions } from 'node:tls';
-import bcrypt from 'bcryptjs';
 import yaml from 'js-yaml';
+import { BcryptPool, type Bcrypt } from './bcrypt-pool';
 
 export type ClientAuthType =
   | 'NoClientCert'
@@ -124,36 +125,112 @@ export function loadWebConfig(file: string): WebConfig {
   return config;
 }
 
+export type AuthResult = 'ok' | 'denied' | 'busy';
+
+const POOL_SIZE = Math.max(1, Math.min(2, availableParallelism()));
+let shared: { pool: BcryptPool; users: number } | undefined;
+
+/** One worker pool per process (`all` runs every exporter in one), closed when its last user closes. */
+function sharedPool(): Bcrypt {
+  const s = (shared ??= { pool: new BcryptPool(POOL_SIZE), users: 0 });
+  s.users++;
+  let closed = false;
+  return {
+    compare: (password, hash) => s.pool.compare(password, hash),
+    hash: (password, rounds) => s.pool.hash(password, rounds),
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (--s.users > 0) return;
+      if (shared === s) shared = undefined;
+      await s.pool.close();
+    },
+  };
+}
+
+export interface BasicAuthOptions {
+  /** Where bcrypt runs; a worker-thread pool unless a test gives its own. */
+  bcrypt?: Bcrypt;
+  /** Verifications at once (default: the pool size). */
+  maxConcurrent?: number;
+  /** Verifications waiting for a slot; beyond that a request is answered `busy` (429) at once. */
+  maxQueued?: number;
+  /** Successful verifications remembered. */
+  cacheSize?: number;
+}
+
+/** The cost (log2 rounds) of a bcrypt hash: `$2b$12$...` is 12. */
+export function bcryptCost(hash: string): number {
+  return Number(/^\$2[abxy]\$(\d\d)\$/.exec(hash)?.[1] ?? 10);
+}
+
 /**
- * Checks `Authorization: Basic ...` against the bcrypt hashes. bcrypt is slow on purpose, so a successful
- * check is remembered (keyed by a SHA-256 of user, password and hash) and scrapes stay cheap.
+ * Checks `Authorization: Basic ...` against the bcrypt hashes.
+ * - bcrypt runs in worker threads (one pool per process): a flood of guesses never stalls the event loop.
+ * - A success is cached (as exporter-toolkit does), keyed by a SHA-256 of user, password and configured
+ *   hash: a changed password or hash misses the cache. A known client is answered at once during a flood.
+ * - At most maxConcurrent verifications run and maxQueued wait; more are `busy`, so guesses cannot pile up.
+ * - An unknown user is compared against a real hash of the users' cost, so it takes as long as a wrong password.
  */
 export class BasicAuth {
-  private readonly verified = new Set<string>();
+  private readonly cache = new Map<string, true>();
+  private readonly bcrypt: Bcrypt;
+  private readonly maxConcurrent: number;
+  private readonly maxQueued: number;
+  private readonly cacheSize: number;
+  private readonly dummy: Promise<string>;
+  private active = 0;
+  private readonly queue: Array<() => void> = [];
 
-  constructor(private readonly users: Map<string, string>) {}
+  constructor(
+    private readonly users: Map<string, string>,
+    opts: BasicAuthOptions = {},
+  ) {
+    this.bcrypt = opts.bcrypt ?? sharedPool();
+    this.maxConcurrent = opts.maxConcurrent ?? POOL_SIZE;
+    this.maxQueued = opts.maxQueued ?? 2 * this.maxConcurrent;
+    this.cacheSize = opts.cacheSize ?? 1000;
+    const cost = Math.max(...[...users.values()].map(bcryptCost), 4);
+    this.dummy = this.bcrypt.hash(randomBytes(16).toString('hex'), cost);
+    this.dummy.catch(() => undefined); // awaited (and reported) by the first unknown user
+  }
 
-  async check(header: string | undefined): Promise<boolean> {
-    if (!header?.startsWith('Basic ')) return false;
+  async check(header: string | undefined): Promise<AuthResult> {
+    if (!header?.startsWith('Basic ')) return 'denied';
     const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    if (colon < 0) return false;
+    if (colon < 0) return 'denied';
     const user = decoded.slice(0, colon);
     const password = decoded.slice(colon + 1);
     const hash = this.users.get(user);
-    if (!hash) {
-      // Spend the same time as a real check so user names cannot be probed by timing.
-      await bcrypt.compare(password, '$2b$10$invalidinvalidinvalidinuOJX1l9C1Xw1vpxjDZrxcmnm9M7v7o.');
-      return false;
+    const key = hash === undefined ? '' : createHash('sha256').update(`${user}\0${password}\0${hash}`).digest('hex');
+    if (key && this.cache.delete(key)) {
+      this.cache.set(key, true); // most recently used last: eviction takes the oldest
+      return 'ok';
     }
-    const key = createHash('sha256').update(`${user}\0${password}\0${hash}`).digest('hex');
-    if (this.verified.has(key)) return true;
-    // bcryptjs knows $2a$/$2b$; Go's bcrypt (htpasswd) writes $2y$, the same algorithm.
-    const ok = await bcrypt.compare(password, hash.replace(/^\$2y\$/, '$2b$'));
-    if (ok) {
-      if (this.verified.size > 1000) this.verified.clear();
-      this.verified.add(key);
+
+    if (this.active >= this.maxConcurrent) {
+      if (this.queue.length >= this.maxQueued) return 'busy';
+      await new Promise<void>((resolve) => this.queue.push(resolve));
+    } else {
+      this.active++;
     }
-    return ok;
+    try {
+      // bcryptjs knows $2a$/$2b$; Go's bcrypt (htpasswd) writes $2y$, the same algorithm.
+      const ok = await this.bcrypt.compare(password, hash === undefined ? await this.dummy : hash.replace(/^\$2y\$/, '$2b$'));
+      if (!ok || hash === undefined) return 'denied';
+      if (this.cache.size >= this.cacheSize) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(key, true);
+      return 'ok';
+    } finally {
+      // Hand the slot to the next waiting request, or free it.
+      const next = this.queue.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.bcrypt.close();
   }
 }

@@ -148,6 +148,7 @@ export const definition: ExporterDefinition = {
   name: 'mongodb',
   description: 'MongoDB of a mail system: server, replica set, WildDuck and ZoneMTA databases, ZoneMTA queue per zone',
   defaultPort: 9743,
+  target: (f) => String(f['mongodb.uri']),
   flags,
   create,
 };

@@ -41,10 +41,15 @@ class RedisExporter implements Exporter {
   private lastPass: PassResult | undefined;
   private stopping = false;
   private connectionFailed = false;
+  /** Where Redis is, password masked, for messages. */
+  private readonly where: string;
+  /** The socket's last error (ECONNREFUSED ...), to say why commands fail while disconnected. */
+  private lastConnectionError = '';
 
   constructor(ctx: ExporterContext) {
     const uri = ctx.flags['redis.uri'] as string;
-    this.log = ctx.log.child({ redis: redactUrl(uri) });
+    this.where = redactUrl(uri);
+    this.log = ctx.log.child({ redis: this.where });
     this.mailKeysEnabled = ctx.flags['redis.mail-keys'] as boolean;
     this.scanIntervalMs = positive(ctx, 'redis.scan-interval');
     const scanOptions = {
@@ -68,7 +73,8 @@ class RedisExporter implements Exporter {
       retryStrategy: (times) => Math.min(times * 200, 2000),
     });
     this.client.on('error', (err: Error) => {
-      if (!this.connectionFailed) this.log.warn('redis connection failed; retrying', { err: err.message });
+      this.lastConnectionError = err.message;
+      if (!this.connectionFailed) this.log.warn(`Redis is unreachable at ${this.where}; retrying`, { err: err.message });
       this.connectionFailed = true;
     });
     this.client.on('ready', () => {
@@ -91,7 +97,7 @@ class RedisExporter implements Exporter {
             info.fill(parseInfo(await this.client.info()));
           } catch (err) {
             info.clear();
-            throw err;
+            throw this.explain(err);
           }
         },
       },
@@ -105,7 +111,7 @@ class RedisExporter implements Exporter {
               this.mailKeys.setImap(sumImapConnections(await this.client.hgetall('lim:imap')));
             } catch (err) {
               this.mailKeys.clearImap();
-              throw err;
+              throw this.explain(err);
             }
           },
         },
@@ -113,7 +119,7 @@ class RedisExporter implements Exporter {
           name: 'mail_keys',
           collect: async () => {
             this.mailKeys.publish(this.scanner.published);
-            if (this.lastPass === 'error' && this.scanner.lastError) throw this.scanner.lastError;
+            if (this.lastPass === 'error' && this.scanner.lastError) throw this.explain(this.scanner.lastError);
           },
         },
       );
@@ -139,6 +145,11 @@ class RedisExporter implements Exporter {
     this.client.disconnect();
   }
 
+  /** ioredis' words for "not connected" become where Redis is and why it cannot be reached. */
+  private explain(err: unknown): Error {
+    return new Error(describeRedisError(err, this.where, this.lastConnectionError));
+  }
+
   private scheduleScan(delayMs: number): void {
     if (this.stopping || this.scanRunning) return;
     clearTimeout(this.scanTimer);
@@ -154,17 +165,32 @@ class RedisExporter implements Exporter {
   private async runScanPass(): Promise<void> {
     const result = await this.scanner.pass(() => this.stopping);
     if (result === 'error' && this.lastPass !== 'error') {
-      this.log.warn('mail key scan failed', { err: this.scanner.lastError?.message });
+      this.log.warn('mail key scan failed', { err: this.scanner.lastError && this.explain(this.scanner.lastError).message });
     }
     this.lastPass = result;
     this.mailKeys.passes.inc({ result });
   }
 }
 
+// What ioredis says when a command meets no connection (enableOfflineQueue false, closed, retries used up).
+const NOT_CONNECTED = /Stream isn't writeable|enableOfflineQueue|Connection is closed|max retries per request|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN/;
+
+/**
+ * A Redis error as an operator reads it: "Redis is unreachable at <uri with password masked>" with the socket's
+ * own reason, instead of ioredis internals; other errors (a command Redis refused) keep their message.
+ */
+export function describeRedisError(err: unknown, where: string, connectionError = ''): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (!NOT_CONNECTED.test(message)) return message;
+  const cause = connectionError || (/^(connect )?E[A-Z]+/.test(message) ? message : '');
+  return `Redis is unreachable at ${where}${cause ? ` (${cause})` : ''}`;
+}
+
 export const definition: ExporterDefinition = {
   name: 'redis',
   description: 'Redis INFO and the WildDuck mail keys in it: IMAP connections, login lockouts, rate-limit counters',
   defaultPort: 9744,
+  target: (f) => String(f['redis.uri']),
   flags: FLAGS,
   create: (ctx) => new RedisExporter(ctx),
 };

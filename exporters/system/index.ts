@@ -93,6 +93,7 @@ export const definition: ExporterDefinition = {
   name: 'system',
   description: 'The mail host: CPU, memory, filesystems, disk and network I/O, mail service processes and listening ports',
   defaultPort: 9745,
+  target: (f) => `this host, through ${String(f['system.procfs'])}`,
   flags: FLAGS,
   create: (ctx) => new SystemExporter(ctx),
 };

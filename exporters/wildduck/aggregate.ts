@@ -32,6 +32,8 @@ export interface UserTotals {
   domains: Array<{ domain: string; users: number; storageUsedBytes: number }>;
   /** Records that were not user objects (counted and dropped). */
   malformed: number;
+  /** Quota values that were not byte counts (counted, and left out of the sums and ratios). */
+  malformedQuotas: number;
 }
 
 interface DomainTally {
@@ -52,9 +54,12 @@ export function domainOf(address: unknown): string {
   return domain.length <= 253 && DOMAIN_PATTERN.test(domain) ? domain : OTHER;
 }
 
-function nonNegative(value: unknown): number {
-  const n = Number(value);
-  return Number.isFinite(n) && n > 0 ? n : 0;
+/**
+ * A count or a byte size as WildDuck answers it: a finite, non-negative integer below 2^53. Anything else
+ * (1e308, -3, 1.5, '12', missing) is malformed and must not reach a gauge.
+ */
+export function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
 /**
@@ -82,6 +87,7 @@ export class UserAggregator {
       quotaAllowedBytes: 0,
       quotaUseAtLeast: Object.fromEntries(QUOTA_THRESHOLDS.map(([label]) => [label, 0])),
       malformed: 0,
+      malformedQuotas: 0,
     };
   }
 
@@ -94,8 +100,11 @@ export class UserAggregator {
     }
     const u = user as Record<string, unknown>;
     const quota = (typeof u.quota === 'object' && u.quota !== null ? u.quota : {}) as Record<string, unknown>;
-    const used = nonNegative(quota.used);
-    const allowed = nonNegative(quota.allowed);
+    // A user whose quota is not two byte counts still counts as a user, but not in the storage sums.
+    const quotaOk = isCount(quota.used) && isCount(quota.allowed);
+    if (!quotaOk) t.malformedQuotas++;
+    const used = quotaOk ? (quota.used as number) : 0;
+    const allowed = quotaOk ? (quota.allowed as number) : 0;
 
     t.users++;
     if (u.disabled === true) t.disabled++;
@@ -150,7 +159,8 @@ export class UserAggregator {
 
 /** One page of a WildDuck listing (users, addresses, domainaliases, webhooks all answer this way). */
 export interface ListingPage {
-  total: number;
+  /** undefined when the answer's total is not a count (see isCount). */
+  total: number | undefined;
   nextCursor: string | false;
   results: unknown[];
 }
@@ -160,18 +170,26 @@ export function parseListingPage(body: unknown): ListingPage {
   if (typeof body !== 'object' || body === null) throw new Error('listing answer is not a JSON object');
   const b = body as Record<string, unknown>;
   if (b.success !== true) throw new Error('listing answer has no success:true');
-  if (typeof b.total !== 'number' || !Number.isFinite(b.total) || b.total < 0) throw new Error('listing answer has no numeric total');
+  if (typeof b.total !== 'number') throw new Error('listing answer has no numeric total');
   if (!Array.isArray(b.results)) throw new Error('listing answer has no results array');
   const next = b.nextCursor;
   if (next !== false && (typeof next !== 'string' || next === '')) throw new Error('listing answer has no nextCursor');
-  return { total: b.total, nextCursor: next, results: b.results };
+  return { total: isCount(b.total) ? b.total : undefined, nextCursor: next, results: b.results };
 }
 
-/** Why a request to the API failed (any endpoint): a bounded set, used as label values. */
+/**
+ * Why a request to the API failed (any endpoint): a bounded set, used as label values. A non-2xx answer is
+ * http_error whatever its body; bad_response is a 2xx answer that is not what WildDuck sends (or too large).
+ */
 export const REQUEST_FAILURES = ['token_rejected', 'missing_privileges', 'http_error', 'bad_response', 'timeout', 'unreachable'] as const;
 /** Why WildDuck is not healthy or not reachable: what /health reports, then the request failures. */
 export const FAILURE_REASONS = ['db_down', 'db_not_writeable', 'redis_down', 'redis_not_writeable', 'unhealthy', ...REQUEST_FAILURES] as const;
-export type FailureReason = (typeof FAILURE_REASONS)[number];
+/**
+ * Why a crawl failed: the request failures, then paging that cannot end: a nextCursor already asked for
+ * (cursor_loop), or more pages than the totals allow (page_limit).
+ */
+export const CRAWL_FAILURES = [...REQUEST_FAILURES, 'cursor_loop', 'page_limit'] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number] | (typeof CRAWL_FAILURES)[number];
 
 // The messages lib/api/health.js answers with its 500.
 const HEALTH_MESSAGES: Record<string, FailureReason> = {
@@ -198,5 +216,6 @@ export function parseHealth(status: number, body: unknown): HealthResult {
     const reason = (typeof b.message === 'string' && HEALTH_MESSAGES[b.message]) || 'unhealthy';
     return { ok: false, reason, version };
   }
-  return { ok: false, reason: body === undefined ? 'bad_response' : 'http_error', version };
+  // The same status is the same reason as in the crawl (errorForStatus): http_error for any non-2xx.
+  return { ok: false, reason: status >= 200 && status < 300 ? 'bad_response' : 'http_error', version };
 }

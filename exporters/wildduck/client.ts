@@ -38,7 +38,12 @@ export interface ClientOptions {
   onRetry?: (err: WildDuckApiError) => void;
 }
 
-const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+/**
+ * Largest answer read: a page of 250 users is a few hundred KB, so 4 MiB leaves room for long tag and target
+ * lists while a hostile or broken API cannot make the exporter buffer and parse tens of MB (undici stops
+ * reading once the limit is passed, and refuses a Content-Length above it at once).
+ */
+export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 const MAX_BACKOFF_MS = 10_000;
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 

@@ -10,9 +10,9 @@ import { type Collector, CollectorRunner } from '../kit/collectors';
 import type { Exporter, ExporterContext, ScrapeContext } from '../kit/exporter';
 import { FlagError } from '../kit/flags';
 import type { Logger } from '../kit/log';
-import { FAILURE_REASONS, type FailureReason, type HealthResult, parseHealth, QUOTA_THRESHOLDS, REQUEST_FAILURES } from './aggregate';
+import { CRAWL_FAILURES, FAILURE_REASONS, type FailureReason, type HealthResult, parseHealth, QUOTA_THRESHOLDS } from './aggregate';
 import { errorForStatus, redactApiUrl, WildDuckApiError, WildDuckClient } from './client';
-import { crawl, type CrawlOptions, type CrawlResult, MAX_PAGE_SIZE } from './crawl';
+import { COUNTED_LISTINGS, crawl, type CrawlOptions, type CrawlResult, MAX_PAGE_SIZE } from './crawl';
 
 export interface WildDuckSettings extends CrawlOptions {
   url: string;
@@ -53,17 +53,17 @@ export function settingsFromFlags(flags: ExporterContext['flags']): WildDuckSett
   return s;
 }
 
-/** Reads the token file (trimmed). The token itself never reaches a message. */
+/** Reads the token file (trimmed); a file that cannot serve is a bad value of the flag (exit 2). The token never reaches a message. */
 export function readToken(path: string): string {
   if (!path) return '';
   let token: string;
   try {
     token = readFileSync(path, 'utf8').trim();
   } catch (err) {
-    throw new Error(`cannot read --wildduck.token-file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new FlagError(`cannot read --wildduck.token-file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  if (!token) throw new Error(`--wildduck.token-file ${path} is empty`);
-  if (/\s/.test(token)) throw new Error(`--wildduck.token-file ${path} holds more than one word`);
+  if (!token) throw new FlagError(`--wildduck.token-file ${path} is empty`);
+  if (/\s/.test(token)) throw new FlagError(`--wildduck.token-file ${path} holds more than one word`);
   return token;
 }
 
@@ -161,10 +161,12 @@ export class WildDuckExporter implements Exporter {
     );
 
     // --- background crawl: aggregates of the last successful crawl
-    const crawled = (name: string, help: string, value: (c: CrawlResult) => number) =>
+    // No sample before the first crawl, nor for a total WildDuck answered malformed (see isCount).
+    const crawled = (name: string, help: string, value: (c: CrawlResult) => number | undefined) =>
       new OptionalGauge({ name, help: `${help}, ${CRAWLED}.`, registers }, (g) => {
-        if (!this.lastCrawl) return false;
-        g.set(value(this.lastCrawl));
+        const v = this.lastCrawl && value(this.lastCrawl);
+        if (v === undefined) return false;
+        g.set(v);
         return true;
       });
     crawled('wildduck_users', 'Users', (c) => c.users.users);
@@ -179,6 +181,20 @@ export class WildDuckExporter implements Exporter {
     crawled('wildduck_domain_aliases', 'Domain aliases (GET /domainaliases total)', (c) => c.domainAliases);
     crawled('wildduck_webhooks', 'Webhooks (GET /webhooks total)', (c) => c.webhooks);
     crawled('wildduck_crawl_malformed_records', 'User records that were not objects and were dropped', (c) => c.users.malformed);
+    new OptionalGauge(
+      {
+        name: 'wildduck_crawl_malformed_values',
+        help: `Values that were not counts (finite non-negative integers below 2^53) and were left out of the gauges, by field, ${CRAWLED}.`,
+        labelNames: ['field'],
+        registers,
+      },
+      (g) => {
+        if (!this.lastCrawl) return false;
+        g.set({ field: 'quota' }, this.lastCrawl.users.malformedQuotas);
+        for (const listing of COUNTED_LISTINGS) g.set({ field: `${listing}_total` }, Number(this.lastCrawl.malformedTotals.includes(listing)));
+        return true;
+      },
+    );
     new OptionalGauge(
       {
         name: 'wildduck_users_quota_use_at_least',
@@ -221,7 +237,7 @@ export class WildDuckExporter implements Exporter {
       labelNames: ['result'],
       registers,
     });
-    for (const result of ['success', ...REQUEST_FAILURES]) this.crawlsTotal.inc({ result }, 0);
+    for (const result of ['success', ...CRAWL_FAILURES]) this.crawlsTotal.inc({ result }, 0);
     this.crawlRequests = new Counter({ name: 'wildduck_crawl_requests_total', help: 'HTTP requests made by background crawls of the WildDuck API, retries included.', registers });
     this.crawlRetries = new Counter({ name: 'wildduck_crawl_retries_total', help: 'Crawl requests to the WildDuck API retried after a network error, timeout, 5xx or 429.', registers });
   }

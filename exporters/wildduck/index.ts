@@ -12,6 +12,7 @@ export const definition: ExporterDefinition = {
   name: 'wildduck',
   description: 'WildDuck users, storage, quota and health from its REST API',
   defaultPort: 9741,
+  target: (f) => String(f['wildduck.url']),
   flags: [
     { name: 'wildduck.url', type: 'string', default: 'http://127.0.0.1:8080', help: 'Base URL of the WildDuck API.' },
     {

@@ -3,7 +3,7 @@
  * what the demo runs (jobs with nothing behind them get no targets) and a shorter scrape interval.
  */
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import yaml from 'js-yaml';
 import { type Child, httpOk, startChild, waitFor } from './processes';
 
@@ -32,14 +32,20 @@ export function shippedJobs(): string[] {
  * Writes the demo's Prometheus folder into `dir`: prometheus.yml (every scrape at `interval`), the rule files,
  * and one targets file per job with the addresses in `targets` (empty for the others).
  */
-export function writePrometheusConfig(dir: string, targets: Record<string, string[]>, interval: string): string {
+export function writePrometheusConfig(
+  dir: string,
+  targets: Record<string, string[]>,
+  interval: string,
+  more: { alertmanagers?: string[]; ruleFiles?: string[] } = {},
+): string {
   const config = yaml.load(readFileSync(join(REPO, 'prometheus', 'prometheus.yml'), 'utf8')) as PrometheusConfig;
   const unknown = Object.keys(targets).filter((job) => !config.scrape_configs.some((j) => j.job_name === job));
   if (unknown.length) throw new Error(`prometheus/prometheus.yml has no job ${unknown.join(', ')}`);
   config.global = { ...config.global, scrape_interval: interval, scrape_timeout: interval, evaluation_interval: interval };
   mkdirSync(join(dir, 'targets'), { recursive: true });
   mkdirSync(join(dir, 'rules'), { recursive: true });
-  for (const file of readdirSync(join(REPO, 'prometheus', 'rules'))) copyFileSync(join(REPO, 'prometheus', 'rules', file), join(dir, 'rules', file));
+  const ruleFiles = more.ruleFiles ?? readdirSync(join(REPO, 'prometheus', 'rules')).map((f) => join(REPO, 'prometheus', 'rules', f));
+  for (const file of ruleFiles) copyFileSync(file, join(dir, 'rules', basename(file)));
   const writeTargets = (file: string, addresses: string[]) =>
     writeFileSync(join(dir, file), yaml.dump(addresses.length ? [{ targets: addresses }] : []));
   for (const job of config.scrape_configs) {
@@ -47,7 +53,7 @@ export function writePrometheusConfig(dir: string, targets: Record<string, strin
     delete job.scrape_timeout;
     for (const sd of job.file_sd_configs ?? []) for (const file of sd.files) writeTargets(file, targets[job.job_name] ?? []);
   }
-  for (const am of config.alerting?.alertmanagers ?? []) for (const sd of am.file_sd_configs ?? []) for (const file of sd.files) writeTargets(file, []);
+  for (const am of config.alerting?.alertmanagers ?? []) for (const sd of am.file_sd_configs ?? []) for (const file of sd.files) writeTargets(file, more.alertmanagers ?? []);
   const path = join(dir, 'prometheus.yml');
   writeFileSync(path, yaml.dump(config, { noRefs: true }));
   return path;

@@ -53,7 +53,8 @@ function documentedPort(component: RegExp): number {
     .split('\n')
     .find((l) => l.startsWith('|') && component.test(l.split('|')[1]));
   if (!row) throw new Error(`docs/ports.md has no row for ${component}`);
-  return Number(/(\d{2,5})/.exec(row.split('|')[2])![1]);
+  const cell = row.split('|')[2];
+  return Number((/:(\d{2,5})`/.exec(cell) ?? /(\d{2,5})/.exec(cell))![1]); // `127.0.0.1:9741` or 9090
 }
 
 let resolved: Compose;

@@ -131,8 +131,8 @@ describe('TCP limits', () => {
     }
   });
 
-  test('connections over the cap are closed at once and counted', async () => {
-    const gelf = await startGelf(['--gelf.max-tcp-connections=2']);
+  test('connections over the cap are closed at once and counted, when none is idle', async () => {
+    const gelf = await startGelf(['--gelf.max-tcp-connections=2', '--gelf.tcp-evict-idle-after=1h']);
     const sockets: net.Socket[] = [];
     try {
       const open = () =>
@@ -146,7 +146,7 @@ describe('TCP limits', () => {
       await waitFor(async () => sample(await gelf.metrics(), 'gelf_tcp_connections') === 2, 5000, 'two connections');
       const third = await open();
       await new Promise((resolve) => third.once('close', resolve));
-      await waitFor(async () => sample(await gelf.metrics(), 'gelf_tcp_connections_refused_total') === 1, 5000, 'refusal counted');
+      await waitFor(async () => sample(await gelf.metrics(), 'gelf_tcp_connections_refused_total', { reason: 'max_connections' }) === 1, 5000, 'refusal counted');
       expect(sample(await gelf.metrics(), 'gelf_tcp_connections')).toBe(2);
     } finally {
       for (const s of sockets) s.destroy();

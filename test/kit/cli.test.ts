@@ -3,6 +3,7 @@ import { allFlags, main } from '../../exporters/cli';
 import type { ExporterDefinition } from '../../exporters/kit/exporter';
 import { FlagError } from '../../exporters/kit/flags';
 import type { RunningExporter } from '../../exporters/kit/run';
+import { definition as wildduck } from '../../exporters/wildduck';
 
 function demo(name: string): ExporterDefinition {
   return {
@@ -74,6 +75,35 @@ describe('command line', () => {
     expect(allFlags(defs).map((f) => f.name)).toEqual(
       expect.arrayContaining(['exporters', 'alpha.web.listen-address', 'beta.web.listen-address', 'alpha.colour', 'beta.colour', 'log.level']),
     );
+  });
+
+  test.each(['alpha', 'beta', 'all'])('%s --version prints the version, starts nothing', async (command) => {
+    expect(await main([command, '--version', '--web.listen-address=127.0.0.1:0'], quiet, defs)).toEqual([]);
+    expect(out).toMatch(/^tinomail-monitor \d+\.\d+\.\d+\n$/);
+  });
+
+  test('no subcommand is a FlagError (exit 2), not the usage with exit 0', async () => {
+    const err = await main([], quiet, defs).catch((e) => e);
+    expect(err).toBeInstanceOf(FlagError);
+    expect(err.message).toMatch(/no exporter given \(one of: alpha, beta, all\)/);
+  });
+
+  test('a wildduck token file that cannot be read is a FlagError naming the flag', async () => {
+    const err = await main(['wildduck', '--web.listen-address=127.0.0.1:0', '--wildduck.token-file=/nonexistent/token'], quiet, [wildduck]).catch((e) => e);
+    expect(err).toBeInstanceOf(FlagError);
+    expect(err.message).toBe('cannot read --wildduck.token-file /nonexistent/token: ENOENT');
+  });
+
+  test('all refuses TINOMAIL_WEB_LISTEN_ADDRESS, naming the per-exporter variables instead', async () => {
+    const err = await main(['all'], { ...quiet, TINOMAIL_WEB_LISTEN_ADDRESS: '127.0.0.1:0' }, defs).catch((e) => e);
+    expect(err).toBeInstanceOf(FlagError);
+    expect(err.message).toMatch(/TINOMAIL_WEB_LISTEN_ADDRESS is not used by "all".*TINOMAIL_ALPHA_WEB_LISTEN_ADDRESS, TINOMAIL_BETA_WEB_LISTEN_ADDRESS/);
+  });
+
+  test('all honours the per-exporter TINOMAIL_<EXPORTER>_WEB_LISTEN_ADDRESS', async () => {
+    running = await main(['all'], { ...quiet, TINOMAIL_ALPHA_WEB_LISTEN_ADDRESS: '127.0.0.1:0', TINOMAIL_BETA_WEB_LISTEN_ADDRESS: '127.0.0.1:0' }, defs);
+    expect(running.map((r) => r.url)).toEqual([expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/)]);
+    expect(running[0].port).toBeGreaterThan(0);
   });
 
   test('all with --exporters runs only those named', async () => {

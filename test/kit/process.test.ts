@@ -1,5 +1,6 @@
 /** The real command line as a process: exit codes, --help, logs, and graceful shutdown on SIGTERM and SIGINT. */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '../..');
@@ -69,5 +70,61 @@ describe('tinomail-monitor process', () => {
       child.kill('SIGTERM');
       await exit;
     }
+  });
+});
+
+describe('tinomail-monitor command line exits', () => {
+  test('no subcommand exits 2 with the list of exporters', () => {
+    const r = run([]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/no exporter given \(one of: wildduck, gelf, mongodb, redis, system, all\)/);
+  });
+
+  test('<exporter> --version prints the version and exits 0 (every subcommand: test/kit/cli.test.ts)', () => {
+    const r = run(['redis', '--version']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^tinomail-monitor \d+\.\d+\.\d+/);
+  });
+});
+
+describe('a signal during start-up', () => {
+  /** Spawns the CLI and resolves once it logged "starting" (its signal handlers are in place). */
+  function spawnStarting(args: string[]): Promise<{ child: ChildProcess; logs: () => string; exit: Promise<number | null> }> {
+    const child = spawn(process.execPath, [...CLI, ...args], { cwd: ROOT, env: { ...process.env, TINOMAIL_LOG_LEVEL: 'info' } });
+    const exit = exited(child);
+    let logs = '';
+    return new Promise((resolve, reject) => {
+      child.stderr!.on('data', (chunk) => {
+        logs += chunk;
+        if (/msg=starting /.test(logs)) resolve({ child, logs: () => logs, exit });
+      });
+      void exit.then((code) => reject(new Error(`exited ${code} before starting: ${logs}`)));
+    });
+  }
+
+  test('SIGTERM while start-up waits on its target: a logged, clean exit 0', async () => {
+    // A "Redis" that accepts and never answers: the redis exporter's start-up waits on its ready check.
+    const sockets: import('node:net').Socket[] = [];
+    const silent = createServer((s) => sockets.push(s));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const connected = new Promise((resolve) => silent.once('connection', resolve));
+    try {
+      const port = (silent.address() as import('node:net').AddressInfo).port;
+      const { child, logs, exit } = await spawnStarting(['redis', '--web.listen-address=127.0.0.1:0', `--redis.uri=redis://127.0.0.1:${port}/3`]);
+      await connected; // start-up is now inside start(), waiting on the silent peer
+      child.kill('SIGTERM');
+      expect(await exit).toBe(0);
+      expect(logs()).toMatch(/msg="shutting down during start-up" .*signal=SIGTERM/);
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
+  });
+
+  test('SIGTERM right after the process starts is logged and exits 0, whatever start-up has reached', async () => {
+    const { child, logs, exit } = await spawnStarting(['system', '--web.listen-address=127.0.0.1:0']);
+    child.kill('SIGTERM');
+    expect(await exit).toBe(0);
+    expect(logs()).toMatch(/msg="shutting down( during start-up)?" .*signal=SIGTERM/);
   });
 });

@@ -1,11 +1,11 @@
 import { Counter } from 'prom-client';
 import type { ExporterDefinition, ScrapeContext } from '../../exporters/kit/exporter';
 import { silentLogger } from '../../exporters/kit/log';
-import { type RunningExporter, runExporter, scrapeTimeoutMs } from '../../exporters/kit/run';
+import { commonFlags, MAX_SCRAPE_TIMEOUT_MS, type RunningExporter, runExporter, scrapeTimeoutMs } from '../../exporters/kit/run';
 import { FlagError } from '../../exporters/kit/flags';
 
 /** A fake exporter whose target we control: up, down, slow or throwing. */
-function demo(state: { mode: 'up' | 'down' | 'slow' | 'throw'; calls: number; lastTimeout?: number; stopped?: boolean }): ExporterDefinition {
+function demo(state: { mode: 'up' | 'down' | 'slow' | 'late' | 'throw'; calls: number; lastTimeout?: number; stopped?: boolean }): ExporterDefinition {
   return {
     name: 'demo',
     description: 'A demo exporter for kit tests.',
@@ -20,7 +20,9 @@ function demo(state: { mode: 'up' | 'down' | 'slow' | 'throw'; calls: number; la
           scrapes.inc({ greeting: String(ctx.flags['demo.greeting']) });
           if (state.mode === 'throw') throw new Error('target exploded');
           if (state.mode === 'slow') await new Promise((r) => sc.signal.addEventListener('abort', r));
-          return state.mode === 'up';
+          // A target that answers after a little while: later than an overflowed (1 ms) deadline timer.
+          if (state.mode === 'late') await new Promise((r) => setTimeout(r, 50));
+          return state.mode === 'up' || state.mode === 'late';
         },
         async stop() {
           state.stopped = true;
@@ -120,5 +122,38 @@ describe('runExporter', () => {
     expect(scrapeTimeoutMs('10')).toBe(9500);
     expect(scrapeTimeoutMs('0.5')).toBe(250);
     expect(scrapeTimeoutMs('garbage')).toBe(9500);
+    expect(scrapeTimeoutMs('1e9')).toBe(MAX_SCRAPE_TIMEOUT_MS - 500);
+    expect(scrapeTimeoutMs('Infinity')).toBe(9500);
+    expect(MAX_SCRAPE_TIMEOUT_MS).toBeLessThan(2 ** 31 - 1); // a Node timer above that fires at once
+  });
+
+  test('a huge X-Prometheus-Scrape-Timeout-Seconds is clamped: the scrape waits for its target, not a timer that fired at once', async () => {
+    const state = { mode: 'late' as const, calls: 0, lastTimeout: 0 };
+    running = await runExporter(demo(state), ['--web.listen-address=127.0.0.1:0'], { log: silentLogger });
+    const res = await fetch(`${running.url}/metrics`, { headers: { 'X-Prometheus-Scrape-Timeout-Seconds': '1e9' } });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toMatch(/^demo_up 1$/m);
+    expect(state.lastTimeout).toBe(MAX_SCRAPE_TIMEOUT_MS - 500);
+  });
+
+  test('the landing page names the target with its secrets redacted, and whether it is up', async () => {
+    const state: { mode: 'up' | 'down'; calls: number } = { mode: 'up', calls: 0 };
+    const def = { ...demo(state), target: (f: Record<string, unknown>) => `redis://:${String(f['demo.greeting'])}@127.0.0.1:6379/3?accessToken=abc&db=<3>` };
+    running = await runExporter(def, ['--web.listen-address=127.0.0.1:0', '--demo.greeting=p4ss'], { log: silentLogger });
+    const page = async () => (await fetch(`${running!.url}/`)).text();
+    const first = await page();
+    expect(first).toContain('<th align="left">Target</th><td>redis://:xxxxx@127.0.0.1:6379/3?accessToken=xxxxx&#38;db=&#60;3&#62;</td>');
+    expect(first).not.toContain('p4ss');
+    expect(first).not.toContain('abc');
+    expect(first).toContain('<th align="left">State</th><td>not scraped yet</td>');
+    await fetch(`${running.url}/metrics`);
+    expect(await page()).toMatch(/<td>up \(last scrape \d{4}-\d\d-\d\dT[\d:.]+Z\)<\/td>/);
+    state.mode = 'down';
+    await fetch(`${running.url}/metrics`);
+    expect(await page()).toMatch(/<td>down \(last scrape [^)]+\)<\/td>/);
+  });
+
+  test('the default listen address is loopback', () => {
+    expect(commonFlags(9741).find((f) => f.name === 'web.listen-address')!.default).toBe('127.0.0.1:9741');
   });
 });

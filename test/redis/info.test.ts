@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { InfoMetrics, parseInfo, parseSubfields } from '../../exporters/redis/info';
+import { describeRedisError } from '../../exporters/redis';
 import { sample } from '../helpers/exposition';
 
 const fixture = (name: string) => readFileSync(join(__dirname, 'fixtures', name), 'utf8');
@@ -107,5 +108,17 @@ describe('InfoMetrics', () => {
     expect(cleared.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual([]);
     metrics.fill(info);
     expect(sample(await registry.metrics(), 'redis_commands_processed_total')).toBe(19);
+  });
+});
+
+describe('describeRedisError', () => {
+  const where = 'redis://:xxxxx@10.0.0.7:6379/3';
+  test.each([
+    ["Stream isn't writeable and enableOfflineQueue options is false", 'connect ECONNREFUSED 10.0.0.7:6379', `Redis is unreachable at ${where} (connect ECONNREFUSED 10.0.0.7:6379)`],
+    ['Connection is closed.', '', `Redis is unreachable at ${where}`],
+    ['connect ETIMEDOUT', '', `Redis is unreachable at ${where} (connect ETIMEDOUT)`],
+    ["WRONGTYPE Operation against a key holding the wrong kind of value", '', 'WRONGTYPE Operation against a key holding the wrong kind of value'],
+  ])('%p -> says where and why', (message, cause, expected) => {
+    expect(describeRedisError(new Error(message), where, cause)).toBe(expected);
   });
 });

@@ -71,6 +71,7 @@ describe('UserAggregator', () => {
         { domain: 'none', users: 1, storageUsedBytes: 2500 },
       ],
       malformed: 0,
+      malformedQuotas: 0,
     });
   });
 
@@ -81,10 +82,35 @@ describe('UserAggregator', () => {
     agg.add(user({ quota: { allowed: 'lots', used: -3 } }));
     const r = agg.result();
     expect(r.malformed).toBe(4);
+    expect(r.malformedQuotas).toBe(2);
     expect(r.users).toBe(2);
     expect(r.storageUsedBytes).toBe(0);
     expect(r.quotaAllowedBytes).toBe(0);
     expect(r.quotaUseAtLeast).toEqual({ '0.8': 0, '0.9': 0, '1': 0 });
+  });
+
+  test('a quota that is not a byte count (1e308, Infinity, negative, fractional, 2^53, a string) is counted and left out', () => {
+    const agg = new UserAggregator(10, 100);
+    agg.add(user({ quota: { allowed: 1000, used: 900 } }));
+    for (const quota of [
+      { allowed: 1e308, used: 1e308 },
+      { allowed: 1000, used: 1e308 },
+      { allowed: Infinity, used: 5 },
+      { allowed: 1000, used: -1 },
+      { allowed: 1000.5, used: 5 },
+      { allowed: 2 ** 53, used: 5 },
+      { allowed: '1000', used: 5 },
+      { allowed: 1000, used: NaN },
+    ]) agg.add(user({ quota }));
+    agg.add(user({ quota: { allowed: 2 ** 53 - 1, used: 0 } })); // the largest count is still a count
+    const r = agg.result();
+    expect(r.users).toBe(10);
+    expect(r.malformedQuotas).toBe(8);
+    expect(r.storageUsedBytes).toBe(900);
+    expect(r.quotaAllowedBytes).toBe(1000 + 2 ** 53 - 1);
+    expect(Number.isFinite(r.storageUsedBytes)).toBe(true);
+    expect(r.quotaUseAtLeast).toEqual({ '0.8': 1, '0.9': 1, '1': 0 });
+    expect(r.domains).toEqual([{ domain: 'example.com', users: 10, storageUsedBytes: 900 }]);
   });
 
   test('keeps the top domains by users (ties by name) and sums the rest as other', () => {
@@ -129,6 +155,10 @@ describe('parseListingPage', () => {
     expect(parseListingPage({ ...page, nextCursor: false }).nextCursor).toBe(false);
   });
 
+  test.each([1e308, -1, 2.5, 2 ** 53, Infinity])('a total of %p is not a count: undefined, not thrown', (total) => {
+    expect(parseListingPage({ ...page, total }).total).toBeUndefined();
+  });
+
   test.each([
     ['not an object', 'x', /not a JSON object/],
     ['success false', { ...page, success: false }, /success/],
@@ -158,8 +188,14 @@ describe('parseHealth', () => {
   });
 
   test('a proxy page or another status is not health', () => {
-    expect(parseHealth(502, undefined).reason).toBe('bad_response');
+    // A non-2xx status is http_error whatever the body, the same name the crawl gives it (errorForStatus).
+    expect(parseHealth(502, undefined).reason).toBe('http_error');
+    expect(parseHealth(500, undefined).reason).toBe(errorForStatus('/users', 500, undefined).reason);
+    expect(parseHealth(500, { error: 'MongoDB Error: x', code: 'InternalDatabaseError' }).reason).toBe('http_error');
     expect(parseHealth(404, { code: 'ResourceNotFound', message: '/health does not exist' }).reason).toBe('http_error');
+    // A 200 that is not WildDuck's answer is bad_response, as a listing page that is not one.
+    expect(parseHealth(200, undefined).reason).toBe('bad_response');
+    expect(parseHealth(200, { hello: 1 }).reason).toBe('bad_response');
   });
 });
 

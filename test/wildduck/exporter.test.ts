@@ -334,3 +334,98 @@ describe('wildduck exporter', () => {
     ).rejects.toThrow(/cannot read --wildduck.token-file .*missing: ENOENT/);
   });
 });
+
+describe('wildduck exporter against a broken or hostile API', () => {
+  test('a cursor that comes back (A -> B -> A) fails the crawl as cursor_loop after 3 pages, in the metric and the log', async () => {
+    const cursors: string[] = [];
+    // The 3rd page sends the crawl back to the cursor of the 1st; without the check the crawl would loop until its timeout.
+    const r = await start({ users: mixedUsers(100) }, ['--wildduck.page-size=10'], ROOT_TOKEN, (path) =>
+      path === '/users'
+        ? {
+            reply: (body) => {
+              cursors.push(body.nextCursor as string);
+              if (cursors.length === 3) body.nextCursor = cursors[0];
+            },
+          }
+        : undefined,
+    );
+    await expect(r.wd.whenCrawled(1)).resolves.toBe(false);
+    const { text } = await scrape(r);
+    expect(r.fake.requestsByPath.get('/users')).toBe(3);
+    expect(sample(text, 'wildduck_crawls_total', { result: 'cursor_loop' })).toBe(1);
+    expect(sample(text, 'wildduck_crawl_success')).toBe(0);
+    expect(sample(text, 'wildduck_users')).toBeUndefined();
+    expect(r.logs.join('\n')).toMatch(/level=warn msg="crawl failed.*reason=cursor_loop.*nextCursor already asked for/);
+  });
+
+  test('pages beyond what total and the page size allow fail the crawl as page_limit', async () => {
+    // Fresh cursors for ever would pass any repeat check: the pages are bounded by total (10 users, 2 a page: 5 pages + 2 of slack).
+    const r = await start({ users: mixedUsers(1000) }, ['--wildduck.page-size=2'], ROOT_TOKEN, (path) =>
+      path === '/users' ? { reply: (body) => void (body.total = 10) } : undefined,
+    );
+    await expect(r.wd.whenCrawled(1)).resolves.toBe(false);
+    const { text } = await scrape(r);
+    expect(r.fake.requestsByPath.get('/users')).toBe(7);
+    expect(sample(text, 'wildduck_crawls_total', { result: 'page_limit' })).toBe(1);
+    expect(r.logs.join('\n')).toMatch(/reason=page_limit.*7 pages read and more promised, but a total of 10 users needs 5/);
+  });
+
+  test('users created during the crawl (total grows) still let it finish', async () => {
+    let pages = 0;
+    // Every page reports 2 more users than the last; the real count is 40, page size 5.
+    const r = await start({ users: mixedUsers(40) }, ['--wildduck.page-size=5'], ROOT_TOKEN, (path) =>
+      path === '/users' ? { reply: (body) => void (body.total = 30 + 2 * ++pages) } : undefined,
+    );
+    await expect(r.wd.whenCrawled(1)).resolves.toBe(true);
+    expect(sample((await scrape(r)).text, 'wildduck_users')).toBe(40);
+  });
+
+  test('quotas of 1e308 and an /addresses total of 1e308 are counted as malformed and left out of the gauges', async () => {
+    const good = mixedUsers(50);
+    const users: UserSource = {
+      count: 60,
+      // 10 users whose stored quota and storageUsed are 1e308: users.js answers them as they are.
+      user: (i) => (i < 50 ? good.user(i) : { ...good.user(i), quota: 1e308, storageUsed: 1e308 }),
+    };
+    const r = await start({ users, addresses: 5, webhooks: 2 }, [], ROOT_TOKEN, (path) =>
+      path === '/addresses' ? { reply: (body) => void (body.total = 1e308) } : undefined,
+    );
+    await expect(r.wd.whenCrawled(1)).resolves.toBe(true);
+    const { text } = await scrape(r);
+    const e = expectedTotals(good, 20);
+    expect(sample(text, 'wildduck_users')).toBe(60);
+    expect(sample(text, 'wildduck_users_storage_used_bytes')).toBe(e.used);
+    expect(sample(text, 'wildduck_users_quota_allowed_bytes')).toBe(e.allowed);
+    expect(sample(text, 'wildduck_crawl_malformed_values', { field: 'quota' })).toBe(10);
+    expect(sample(text, 'wildduck_crawl_malformed_values', { field: 'addresses_total' })).toBe(1);
+    expect(sample(text, 'wildduck_crawl_malformed_values', { field: 'webhooks_total' })).toBe(0);
+    expect(sample(text, 'wildduck_addresses')).toBeUndefined();
+    expect(sample(text, 'wildduck_webhooks')).toBe(2);
+    expect(text).not.toMatch(/Inf|e\+308/);
+  });
+
+  test('a page above the size cap is refused while it is read, and scrapes meanwhile are answered', async () => {
+    const big = mixedUsers(250);
+    // 250 users with 40 KB names: a 10 MB page (the cap is 4 MiB; a real page of 250 users is a few hundred KB).
+    const users: UserSource = { count: 250, user: (i) => ({ ...big.user(i), name: 'n'.repeat(40_000) }) };
+    const r = await start({ users }, [], ROOT_TOKEN);
+    const scrapes = await Promise.all([scrape(r, 2), scrape(r, 2), r.wd.whenCrawled(1).then(() => scrape(r, 2))]);
+    for (const s of scrapes) {
+      expect(s.status).toBe(200);
+      expect(sample(s.text, 'wildduck_up')).toBe(1);
+    }
+    const { text } = scrapes[2];
+    expect(sample(text, 'wildduck_crawls_total', { result: 'bad_response' })).toBe(1);
+    expect(r.logs.join('\n')).toMatch(/reason=bad_response.*\/users: answer larger than 4194304 bytes/);
+  });
+
+  test('the same HTTP 500 (a proxy page) has one name, http_error, in the health check and in the crawl', async () => {
+    const r = await start({ users: mixedUsers(5) }, ['--wildduck.retries=0'], ROOT_TOKEN, () => ({ proxyError: 500 }));
+    await expect(r.wd.whenCrawled(1)).resolves.toBe(false);
+    const { text } = await scrape(r);
+    expect(sample(text, 'wildduck_up')).toBe(0);
+    expect(sample(text, 'wildduck_health_failure', { reason: 'http_error' })).toBe(1);
+    expect(sample(text, 'wildduck_health_failure', { reason: 'bad_response' })).toBe(0);
+    expect(sample(text, 'wildduck_crawls_total', { result: 'http_error' })).toBe(1);
+  });
+});

@@ -73,6 +73,10 @@ export interface Interference {
   databaseError?: boolean;
   /** Drop the connection without an answer. */
   destroy?: boolean;
+  /** Answer this status with an HTML page, as a reverse proxy in front of WildDuck does when it fails. */
+  proxyError?: number;
+  /** Changes the JSON body WildDuck built before it is sent (a broken or hostile API). */
+  reply?: (body: Record<string, unknown>) => void;
 }
 
 const idOf = (index: number) => (index + 1).toString(16).padStart(24, '0');
@@ -105,6 +109,7 @@ export class FakeWildDuck {
   readonly requestsByPath = new Map<string, number>();
   private readonly server: http.Server;
   private readonly sockets = new Set<import('node:net').Socket>();
+  private readonly delays = new Set<() => void>();
 
   constructor(public options: FakeWildDuckOptions) {
     this.server = http.createServer((req, res) => void this.handle(req, res));
@@ -120,11 +125,16 @@ export class FakeWildDuck {
   }
 
   async stop(): Promise<void> {
+    for (const done of this.delays) done();
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  private rewrite?: (body: Record<string, unknown>) => void;
+
   private send(res: http.ServerResponse, status: number, body: unknown): void {
+    if (this.rewrite && typeof body === 'object' && body !== null) this.rewrite(body as Record<string, unknown>);
+    this.rewrite = undefined;
     const data = JSON.stringify(body, null, 2) + '\n';
     res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(data) });
     res.end(data);
@@ -138,9 +148,26 @@ export class FakeWildDuck {
     this.requestsByPath.set(path, (this.requestsByPath.get(path) ?? 0) + 1);
 
     const trouble = this.interfere?.(path, params);
-    if (trouble?.delayMs) await new Promise((r) => setTimeout(r, trouble.delayMs));
+    if (trouble?.delayMs) {
+      // stop() ends the wait, so a delayed answer holds no timer after the test (jest exits by itself)
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, trouble.delayMs);
+        function done() {
+          clearTimeout(timer);
+          pending.delete(done);
+          resolve();
+        }
+        const pending = this.delays;
+        pending.add(done);
+      });
+    }
     if (trouble?.destroy) return void req.socket.destroy();
     if (res.destroyed) return;
+    if (trouble?.proxyError) {
+      res.writeHead(trouble.proxyError, { 'Content-Type': 'text/html' });
+      return void res.end(`<html><body><h1>${trouble.proxyError} Bad Gateway</h1><hr>nginx</body></html>\n`);
+    }
+    this.rewrite = trouble?.reply;
 
     const routes: Record<string, (role: Role) => void> = {
       '/health': () => this.health(res),

@@ -46,6 +46,7 @@ export interface HarakaPlugin {
   register_hook(hook: string, method: string, priority?: number): void;
   loginfo(...args: unknown[]): void;
   lognotice(...args: unknown[]): void;
+  logwarn(...args: unknown[]): void;
   logerror(...args: unknown[]): void;
   logdebug(...args: unknown[]): void;
 }

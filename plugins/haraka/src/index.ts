@@ -14,7 +14,10 @@
  *   rspamd, Authentication-Results fragments); disconnect sees the connection (duration, TLS, AUTH results).
  */
 import cluster from 'node:cluster';
+import path from 'node:path';
 import { Registry } from 'prom-client';
+import { logLine, type WebLogger } from '../../../exporters/kit/web';
+import { loadWebConfig, type WebConfig } from '../../../exporters/kit/webconfig';
 import { ClusterCollector, answerMaster, sendFinalSnapshot } from './cluster';
 import { DEFAULTS, parseConfig, type TinomailConfig } from './config';
 import {
@@ -118,7 +121,8 @@ export function register(this: Plugin): void {
       registry,
       metrics: createMetrics(registry),
       ports: new BoundedLabel(cfg.maxPorts, /^\d{1,5}$/),
-      plugins: new BoundedLabel(cfg.maxPlugins),
+      // Haraka plugin names: 'queue/lmtp', 'rcpt_to.in_host_list'; never a ':' or '@'.
+      plugins: new BoundedLabel(cfg.maxPlugins, /^[A-Za-z0-9_./-]{1,64}$/),
       log: (msg) => this.logerror(msg),
       errorsLogged: 0,
     };
@@ -143,39 +147,81 @@ export function load_tinomail_ini(this: Plugin): void {
 
 /** Starts /metrics in the process that does not handle SMTP in cluster mode, or the only one with nodes=0. */
 export function tinomail_init_master(this: Plugin, next: Next, server: HarakaServer): void {
+  try {
+    startMetrics(this, server);
+  } catch (err) {
+    // No metrics is bad; no mail would be worse. Haraka keeps running.
+    this.logerror(`metrics not served: ${errorText(err)}`);
+  }
+  next();
+}
+
+function errorText(err: unknown): string {
+  return err && typeof err === 'object' && 'message' in err ? String(err.message) : String(err);
+}
+
+/** A relative web_config_file is relative to Haraka's config directory (haraka -c <dir>: <dir>/config), as tinomail.ini. */
+function configPath(plugin: Plugin, file: string): string {
+  // A package plugin's own config.root_path is its package's config/ (the defaults), not Haraka's.
+  const cfgApi = plugin.config as { overrides_path?: unknown; root_path?: unknown };
+  const dir = process.env.HARAKA ? path.join(process.env.HARAKA, 'config') : String(cfgApi.overrides_path ?? cfgApi.root_path ?? '.');
+  return path.resolve(dir, file);
+}
+
+function startMetrics(plugin: Plugin, server: HarakaServer): void {
   const state = proc;
-  if (!state || state.server) return next();
+  if (!state || state.server) return;
+  // A web config that cannot work means no /metrics at all: never serve unprotected what should be protected.
+  let webConfig: WebConfig = {};
+  if (cfg.webConfigFile) {
+    try {
+      webConfig = loadWebConfig(configPath(plugin, cfg.webConfigFile));
+    } catch (err) {
+      plugin.logerror(`tinomail.ini [server] web_config_file: ${errorText(err)}; /metrics is not served`);
+      return;
+    }
+  }
   const clustered = !!server?.cluster;
   const serverRegistry = new Registry();
   const serverMetrics = createServerMetrics(serverRegistry);
   if (clustered) state.collector = new ClusterCollector(cluster, cfg.workerTimeoutSeconds * 1000);
   const collector = state.collector;
+  let workers = { answered: 0, stale: 0 };
 
   const metricsServer = new MetricsServer({
     contentType: state.registry.contentType,
     async render() {
       if (!collector) return state.registry.metrics();
       const scrape = await collector.collect();
+      workers = { answered: scrape.answered, stale: scrape.stale };
       serverMetrics.workers.set({ state: 'answered' }, scrape.answered);
       serverMetrics.workers.set({ state: 'stale' }, scrape.stale);
       return (await scrape.registry.metrics()) + (await serverRegistry.metrics());
     },
+    state: () => [
+      ['Mode', clustered ? 'cluster: the master serves the sum of its workers' : 'single process (nodes=0)'],
+      ...(clustered ? [['Workers at the last scrape', `${workers.answered} answered, ${workers.stale} stale`] as [string, string]] : []),
+    ],
   });
   state.server = metricsServer;
   const listen = cfg.listen;
-  metricsServer.start(listen).then(
-    (addr) => {
-      const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-      this.lognotice(`metrics listening on http://${host}:${addr.port}/metrics (${clustered ? 'cluster sum' : 'single process'})`);
+  const log: WebLogger = {
+    debug: (msg, fields) => plugin.logdebug(logLine(msg, fields)),
+    info: (msg, fields) => plugin.loginfo(logLine(msg, fields)),
+    warn: (msg, fields) => plugin.logwarn(logLine(msg, fields)),
+    error: (msg, fields) => plugin.logerror(logLine(msg, fields)),
+  };
+  metricsServer.start(listen, webConfig, log).then(
+    (started) => {
+      plugin.lognotice(`metrics listening on ${started.url}/metrics (${clustered ? 'cluster sum' : 'single process'})`);
     },
     (err: unknown) => {
-      // No metrics is bad; no mail would be worse. Haraka keeps running.
-      this.logerror(`cannot listen on ${listen}: ${err && typeof err === 'object' && 'message' in err ? String(err.message) : String(err)}`);
+      plugin.logerror(`cannot listen on ${listen}: ${errorText(err)}`);
       state.server = undefined;
     },
   );
-  next();
 }
+
 
 function connectionState(connection: Connection): ConnectionState | undefined {
   return connection.notes[NOTE] as ConnectionState | undefined;
@@ -257,10 +303,12 @@ export function shutdown(this: Plugin): void {
     guard('shutdown', () => sendFinalSnapshot(state.registry));
     return;
   }
-  state.collector?.stop();
-  state.collector = undefined;
-  state.server?.stop().catch(() => undefined);
-  state.server = undefined;
+  guard('shutdown', () => {
+    state.collector?.stop();
+    state.collector = undefined;
+    state.server?.stop().catch(() => undefined);
+    state.server = undefined;
+  });
 }
 
 /** Everything a finished transaction tells; runs once per transaction, in reset_transaction. */

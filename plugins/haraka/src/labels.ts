@@ -1,36 +1,13 @@
 /**
  * Pure functions that turn what Haraka and its plugins leave behind into bounded label values.
  * Nothing here sees an address, a user name or an IP as a label: outside values pass an allowlist
- * (or a first-N bound) and everything else becomes `other`. allowlisted() and BoundedLabel mirror
- * exporters/kit/labels.ts on purpose: the plugin is its own npm package and cannot import the exporters.
+ * (or a first-N bound) and everything else becomes `other`. allowlisted() and BoundedLabel are the kit's
+ * (exporters/kit/labels.ts), bundled into the plugin package at build time.
  */
 
-export const OTHER = 'other';
+import { allowlisted, OTHER } from '../../../exporters/kit/labels';
 
-function allowlisted(value: unknown, allowed: ReadonlySet<string>, fallback = 'none'): string {
-  if (value === undefined || value === null || value === '') return fallback;
-  const s = String(value);
-  return allowed.has(s) ? s : OTHER;
-}
-
-/** Keeps the first `max` distinct values that look like identifiers; anything else is `other`. */
-export class BoundedLabel {
-  private readonly seen = new Set<string>();
-
-  constructor(
-    readonly max: number,
-    private readonly pattern: RegExp = /^[A-Za-z0-9_./-]{1,64}$/,
-  ) {}
-
-  value(raw: unknown, fallback = 'none'): string {
-    if (raw === undefined || raw === null || raw === '') return fallback;
-    const s = String(raw);
-    if (this.seen.has(s)) return s;
-    if (!this.pattern.test(s) || this.seen.size >= this.max) return OTHER;
-    this.seen.add(s);
-    return s;
-  }
-}
+export { BoundedLabel, OTHER } from '../../../exporters/kit/labels';
 
 /** SMTP verbs worth a label of their own; the client writes current_line, so anything else is `other`. */
 const VERBS = new Set(['helo', 'ehlo', 'mail', 'rcpt', 'data', 'bdat', 'rset', 'quit', 'noop', 'vrfy', 'auth', 'starttls', 'proxy']);

@@ -1,74 +1,59 @@
-/** The plugin's own /metrics listener (Haraka's http server runs per worker, so it cannot serve the sum). */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+/**
+ * The plugin's own /metrics listener (Haraka's http server runs per worker, so it cannot serve the sum),
+ * through the kit's web server, bundled at build time: TLS, client certificates and basic auth from the same
+ * web config file as the exporters. A failing scrape answers 500; nothing here throws into Haraka.
+ */
+import { pluginRoutes } from '../../../exporters/kit/landing';
+import { startWebServer, type WebLogger, type WebServer } from '../../../exporters/kit/web';
+import type { WebConfig } from '../../../exporters/kit/webconfig';
 import { parseListen } from './config';
+import { VERSION } from './version';
 
 export interface MetricsSource {
   contentType: string;
   render(): Promise<string>;
+  /** Rows of the landing page (mode, workers). */
+  state?(): Array<[string, string]>;
+}
+
+export interface Started {
+  /** http(s)://host:port */
+  url: string;
+  port: number;
 }
 
 export class MetricsServer {
-  private server: http.Server | undefined;
+  private web: WebServer | undefined;
 
   constructor(private readonly source: MetricsSource) {}
 
-  /** Starts listening; resolves with the bound address (port 0 picks a free port). */
-  start(listen: string): Promise<AddressInfo> {
-    let host: string | undefined;
-    let port: number;
-    try {
-      ({ host, port } = parseListen(listen));
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const server = http.createServer((req, res) => this.handle(req, res));
-    this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host, port }, () => {
-        server.off('error', reject);
-        // A later socket error must never take Haraka down.
-        server.on('error', () => undefined);
-        resolve(server.address() as AddressInfo);
-      });
+  /** Starts listening; resolves with the bound URL (port 0 picks a free port). Rejects on a bad or taken address. */
+  async start(listen: string, webConfig: WebConfig = {}, log: WebLogger = silent): Promise<Started> {
+    parseListen(listen); // the ini's own wording for an address it cannot parse
+    const source = this.source;
+    this.web = await startWebServer({
+      address: listen,
+      webConfig,
+      log,
+      routes: pluginRoutes({
+        contentType: source.contentType,
+        render: () => source.render(),
+        page: () => ({
+          title: 'haraka-plugin-tinomail',
+          description: 'Inbound SMTP of this Haraka, counted inside Haraka and summed across its cluster workers.',
+          rows: source.state?.() ?? [],
+          version: VERSION,
+        }),
+      }),
     });
+    return { url: this.web.url, port: this.web.port };
   }
 
   stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (!server) return Promise.resolve();
-    return new Promise((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-  }
-
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const path = (req.url ?? '/').split('?', 1)[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { Allow: 'GET, HEAD' }).end();
-      return;
-    }
-    if (path === '/') {
-      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-      res.end('<html><head><title>Haraka metrics</title></head><body><h1>Haraka metrics (haraka-plugin-tinomail)</h1><p><a href="/metrics">/metrics</a></p></body></html>\n');
-      return;
-    }
-    if (path !== '/metrics') {
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
-      return;
-    }
-    this.source.render().then(
-      (body) => {
-        res.writeHead(200, { 'Content-Type': this.source.contentType });
-        res.end(req.method === 'HEAD' ? undefined : body);
-      },
-      (err: unknown) => {
-        res.writeHead(500, { 'Content-Type': 'text/plain' });
-        res.end(`collecting metrics failed: ${err instanceof Error ? err.message : String(err)}\n`);
-      },
-    );
+    const web = this.web;
+    this.web = undefined;
+    return web ? web.stop() : Promise.resolve();
   }
 }
+
+const silent: WebLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };

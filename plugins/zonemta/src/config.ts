@@ -3,9 +3,13 @@
  * arrives as `app.config`. Every key has a default here, in one place.
  */
 
+import { parseAddress as parseKitAddress } from '../../../exporters/kit/flags';
+
 export interface PluginSettings {
-  /** HTTP address of /metrics (master process only). */
+  /** HTTP(S) address of /metrics (master process only). */
   listen: Address;
+  /** Web config file (exporter-toolkit format: TLS, client certificates, basic auth) for /metrics; '' for none. */
+  webConfigFile: string;
   /** UDP address where the master receives ZoneMTA's `log.remote` datagrams and the plugin's own events. */
   logListen: Address;
   /** Destination groups: group name -> domain suffixes, matched against the recipient domain and the MX host. */
@@ -38,7 +42,8 @@ export const DEFAULT_DESTINATIONS: Record<string, string[]> = {
 };
 
 export const DEFAULTS: PluginSettings = {
-  listen: { host: '', port: 9747 },
+  listen: { host: '127.0.0.1', port: 9747 },
+  webConfigFile: '',
   logListen: { host: '127.0.0.1', port: 9748 },
   destinations: DEFAULT_DESTINATIONS,
   maxZones: 32,
@@ -50,13 +55,24 @@ export const DEFAULTS: PluginSettings = {
 
 const GROUP_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 
-/** "host:port", ":port", "[::1]:port" or a bare port number. Throws a clear error on anything else. */
+/** "host:port", ":port", "[::1]:port" or a bare port (the kit's parser); a clear error on anything else. */
 export function parseAddress(value: unknown, name: string): Address {
   const text = String(value).trim();
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text) ?? /^()()(\d{1,5})$/.exec(text);
-  const port = match ? Number(match[3]) : NaN;
-  if (!match || port > 65535) throw new Error(`zonemta-tinomail: ${name} must look like "host:port" or ":port", got "${text}"`);
-  return { host: match[1] ?? match[2] ?? '', port };
+  try {
+    return parseKitAddress(text);
+  } catch {
+    throw new Error(`zonemta-tinomail: ${name} must look like "host:port" or ":port", got "${text}"`);
+  }
+}
+
+/** The form the kit's web server listens on. */
+export function formatAddress(address: Address): string {
+  return `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+}
+
+function nonEmptyString(value: unknown, name: string): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new Error(`zonemta-tinomail: ${name} must be a file path, got "${String(value)}"`);
+  return value.trim();
 }
 
 function positiveInt(value: unknown, name: string): number {
@@ -87,6 +103,7 @@ export function parseSettings(config: Record<string, unknown> | undefined | true
   const c = typeof config === 'object' && config !== null ? config : {};
   return {
     listen: c.listen !== undefined ? parseAddress(c.listen, 'listen') : DEFAULTS.listen,
+    webConfigFile: c.webConfigFile !== undefined ? nonEmptyString(c.webConfigFile, 'webConfigFile') : DEFAULTS.webConfigFile,
     logListen: c.logListen !== undefined ? parseAddress(c.logListen, 'logListen') : DEFAULTS.logListen,
     destinations: c.destinations !== undefined ? parseDestinations(c.destinations) : DEFAULTS.destinations,
     maxZones: c.maxZones !== undefined ? positiveInt(c.maxZones, 'maxZones') : DEFAULTS.maxZones,

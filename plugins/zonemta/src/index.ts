@@ -7,15 +7,16 @@
  * feeds it. When `log.remote` points elsewhere, each process forwards its own `log:entry` instead.
  * Hooks never throw and never wait on I/O: mail flow does not depend on this plugin.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import { Registry } from 'prom-client';
-import { parseSettings, remoteLogReachesReceiver } from './config';
+import { loadWebConfig, type WebConfig } from '../../../exporters/kit/webconfig';
+import { formatAddress, parseSettings, remoteLogReachesReceiver } from './config';
 import { EventForwarder } from './forwarder';
 import { EVENT_HOOK_ERROR, EVENT_QUEUE_TIME, EVENT_TLS_ERROR, LogIngest, type LogEntry } from './ingest';
 import { startLogReceiver, startMetricsServer, type PluginLogger } from './master';
 import { createMetrics, type Metrics } from './metrics';
 import { QueueTimeTracker } from './queue-time';
+import { VERSION } from './version';
 
 export { parseSettings, DEFAULTS, DEFAULT_DESTINATIONS } from './config';
 export { PREFIX } from './metrics';
@@ -34,7 +35,6 @@ export interface ZoneMtaApp {
   manager?: { context?: string };
 }
 
-const VERSION = readVersion();
 const running = new Set<() => Promise<void>>();
 
 /**
@@ -53,15 +53,26 @@ export async function init(app: ZoneMtaApp): Promise<void> {
   const forwardEntries = !remoteLogReachesReceiver(app.options?.log?.remote, settings.logListen);
 
   if (context === 'main') {
+    // Refused before anything starts: ZoneMTA logs it and runs on without the plugin, never serving unprotected.
+    const webConfig = readWebConfig(settings.webConfigFile);
     const registry = new Registry();
     const metrics = registerMetrics(registry);
     const ingest = new LogIngest(metrics, settings);
-    const [socket, server] = await Promise.all([
-      startLogReceiver(settings.logListen, settings.logReceiveBufferBytes, ingest, metrics, logger),
-      startMetricsServer(settings.listen, registry, logger),
+    const socket = await startLogReceiver(settings.logListen, settings.logReceiveBufferBytes, ingest, metrics, logger);
+    const receiver = (): string => {
+      try {
+        const a = socket.address();
+        return `udp ${a.address}:${a.port}, listening`;
+      } catch {
+        return `udp ${formatAddress(settings.logListen)}, not bound`;
+      }
+    };
+    const server = await startMetricsServer(settings.listen, registry, logger, webConfig, () => [
+      ['Log receiver', receiver()],
+      ['log.remote', forwardEntries ? 'not pointed at the receiver: each process forwards its log:entry' : 'every process sends its entries to the receiver'],
     ]);
     running.add(async () => {
-      await new Promise<void>(resolve => server.close(() => resolve()));
+      await server?.stop();
       await new Promise<void>(resolve => {
         try {
           socket.close(() => resolve());
@@ -130,15 +141,17 @@ export async function stop(): Promise<void> {
   await Promise.all(closers.map(close => close()));
 }
 
-function readVersion(): string {
+function readWebConfig(file: string): WebConfig {
+  if (!file) return {};
   try {
-    return String(JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')).version);
-  } catch {
-    return 'unknown';
+    return loadWebConfig(resolve(file)); // relative to ZoneMTA's working directory
+  } catch (err) {
+    throw new Error(`zonemta-tinomail: webConfigFile: ${(err as Error).message}`);
   }
 }
 
 const consoleLogger: PluginLogger = {
   info: (prefix, message, ...args) => console.log(`${prefix} ${message}`, ...args),
+  warn: (prefix, message, ...args) => console.warn(`${prefix} ${message}`, ...args),
   error: (prefix, message, ...args) => console.error(`${prefix} ${message}`, ...args),
 };

@@ -1,34 +1,12 @@
 /**
- * Turning log entry fields into bounded label values without personal data.
- * (The plugin ships on its own, so it carries its own small bounded-label helper instead of importing the exporters' kit.)
+ * Turning log entry fields into bounded label values without personal data. The bounded-label helpers are
+ * the kit's own (exporters/kit/labels.ts), bundled into the plugin package at build time.
  */
 import { isIP } from 'node:net';
+import { OTHER } from '../../../exporters/kit/labels';
 
-export const OTHER = 'other';
+export { allowlisted, BoundedLabel, OTHER } from '../../../exporters/kit/labels';
 export const NONE = 'none';
-
-/** First `max` distinct values seen keep their name; later ones, and anything that looks like free text, are `other`. */
-export class BoundedLabel {
-  private readonly seen = new Set<string>();
-
-  constructor(
-    readonly max: number,
-    private readonly accept: (value: string) => boolean = looksLikeName,
-  ) {}
-
-  value(raw: unknown): string {
-    if (raw === undefined || raw === null || raw === '' || raw === false) return NONE;
-    const s = String(raw);
-    if (this.seen.has(s)) return s;
-    if (!this.accept(s) || this.seen.size >= this.max) return OTHER;
-    this.seen.add(s);
-    return s;
-  }
-}
-
-function looksLikeName(s: string): boolean {
-  return /^[A-Za-z0-9_.:-]{1,64}$/.test(s);
-}
 
 /** Sending IPs are the server's own addresses (never a client's): accept only real IP literals. */
 export function isIpAddress(s: string): boolean {
@@ -86,12 +64,6 @@ export const BOUNCE_CATEGORIES: ReadonlySet<string> = new Set([
 ]);
 
 export const TLS_VERSIONS: ReadonlySet<string> = new Set(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']);
-
-export function allowlisted(value: unknown, allowed: ReadonlySet<string>): string {
-  if (value === undefined || value === null || value === '' || value === false) return NONE;
-  const s = String(value);
-  return allowed.has(s) ? s : OTHER;
-}
 
 /** Deferral attempt numbers 1..max keep their number, later ones share `<max+1>+`. */
 export function attemptLabel(defcount: unknown, max = 20): string {

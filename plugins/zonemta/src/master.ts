@@ -3,16 +3,20 @@
  * (`app.addAPI()` routes 404 in the plugin loader ZoneMTA ships, so the plugin serves its own port).
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import type { Registry } from 'prom-client';
-import type { Address } from './config';
+import { pluginRoutes } from '../../../exporters/kit/landing';
+import { logLine, startWebServer, type WebLogger, type WebServer } from '../../../exporters/kit/web';
+import type { WebConfig } from '../../../exporters/kit/webconfig';
+import { formatAddress, type Address } from './config';
+import { VERSION } from './version';
 import type { LogIngest } from './ingest';
 import type { Metrics } from './metrics';
 
 export interface PluginLogger {
   info(prefix: string, message: string, ...args: unknown[]): void;
+  warn?(prefix: string, message: string, ...args: unknown[]): void;
   error(prefix: string, message: string, ...args: unknown[]): void;
 }
 
@@ -28,7 +32,13 @@ export function startLogReceiver(
 ): Promise<Socket> {
   const socket = createSocket({ type: isIP(address.host) === 6 ? 'udp6' : 'udp4' });
   metrics.receiverUp.set(0);
-  socket.on('message', payload => ingest.datagram(payload));
+  socket.on('message', payload => {
+    try {
+      ingest.datagram(payload);
+    } catch {
+      metrics.malformed.inc(); // nothing a datagram carries may throw into ZoneMTA
+    }
+  });
   return new Promise(resolve => {
     socket.once('listening', () => {
       try {
@@ -52,36 +62,50 @@ export function startLogReceiver(
   });
 }
 
-/** Serves GET /metrics from the plugin's registry; a failure to listen is logged, never thrown. */
-export function startMetricsServer(address: Address, registry: Registry, logger: PluginLogger): Promise<Server> {
-  const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { Allow: 'GET, HEAD' }).end();
-    } else if (path === '/metrics') {
-      registry.metrics().then(
-        body => res.writeHead(200, { 'Content-Type': registry.contentType }).end(body),
-        (err: Error) => res.writeHead(500, { 'Content-Type': 'text/plain' }).end(`error: ${err.message}\n`),
-      );
-    } else if (path === '/') {
-      res.writeHead(200, { 'Content-Type': 'text/html' }).end('<html><body><a href="/metrics">zonemta-tinomail metrics</a></body></html>\n');
-    } else {
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
-    }
-  });
-  return new Promise(resolve => {
-    server.once('listening', () => {
-      const bound = server.address();
-      logger.info(LOG_PREFIX, 'metrics on http %s', typeof bound === 'object' && bound ? `${bound.address}:${bound.port}/metrics` : bound);
-      resolve(server);
+/** A ZoneMTA logger as the kit's web server logs (npmlog has warn; a bare test logger may not). */
+function webLogger(logger: PluginLogger): WebLogger {
+  return {
+    debug: () => undefined,
+    info: (msg, fields) => logger.info(LOG_PREFIX, '%s', logLine(msg, fields)),
+    warn: (msg, fields) => (logger.warn ?? logger.error).call(logger, LOG_PREFIX, '%s', logLine(msg, fields)),
+    error: (msg, fields) => logger.error(LOG_PREFIX, '%s', logLine(msg, fields)),
+  };
+}
+
+/**
+ * Serves /metrics (and a landing page) from the plugin's registry through the kit's web server: TLS, client
+ * certificates and basic auth from the web config. A failure to listen is logged and resolves undefined,
+ * never thrown; a failing scrape answers 500 and ZoneMTA goes on.
+ */
+export async function startMetricsServer(
+  address: Address,
+  registry: Registry,
+  logger: PluginLogger,
+  webConfig: WebConfig = {},
+  state: () => Array<[string, string]> = () => [],
+): Promise<WebServer | undefined> {
+  try {
+    const web = await startWebServer({
+      address: formatAddress(address),
+      webConfig,
+      log: webLogger(logger),
+      routes: pluginRoutes({
+        contentType: registry.contentType,
+        render: () => registry.metrics(),
+        page: () => ({
+          title: 'zonemta-tinomail',
+          description: 'Outbound delivery of every ZoneMTA process, counted in the master (ZoneMTA plugin).',
+          rows: state(),
+          version: VERSION,
+        }),
+      }),
     });
-    server.on('error', err => {
-      logger.error(LOG_PREFIX, 'metrics server on %s:%s failed: %s', address.host, address.port, err.message);
-      resolve(server);
-    });
-    server.listen(address.port, address.host || undefined);
-    server.unref();
-  });
+    logger.info(LOG_PREFIX, 'metrics on %s %s', web.url.startsWith('https') ? 'https' : 'http', `${web.url.replace(/^https?:\/\//, '')}/metrics`);
+    return web;
+  } catch (err) {
+    logger.error(LOG_PREFIX, 'metrics server on %s failed: %s', formatAddress(address), (err as Error).message);
+    return undefined;
+  }
 }
 
 /**

@@ -304,9 +304,11 @@ test('a metrics port already in use is logged; Haraka still starts and takes mai
   }
 });
 
-test('/ links to /metrics, other paths are 404', async () => {
+test('/ is a landing page saying how the plugin counts and linking /metrics, other paths are 404', async () => {
   const base = haraka.metricsUrl.replace(/\/metrics$/, '');
-  expect(await (await fetch(`${base}/`)).text()).toContain('href="/metrics"');
+  const page = await (await fetch(`${base}/`)).text();
+  expect(page).toContain('<a href="metrics">');
+  expect(page).toContain('<th align="left">Mode</th><td>single process (nodes=0)</td>');
   expect((await fetch(`${base}/nothing`)).status).toBe(404);
 });
 

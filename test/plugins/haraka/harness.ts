@@ -8,43 +8,12 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { type Exposition, sample } from '../../helpers/exposition';
+import { ensurePluginBuilt } from '../build';
 
 export const ROOT = path.resolve(__dirname, '../../..');
 const PLUGIN_DIR = path.join(ROOT, 'plugins/haraka');
 const HARAKA_BIN = path.join(ROOT, 'node_modules/.bin/haraka');
 const HARAKA_CONFIG = path.join(ROOT, 'node_modules/Haraka/config');
-
-/**
- * The root `pretest` script (npm run build) compiles the plugin; `npx jest` alone may not have. Build it
- * here when dist is missing or older than its sources, so a test never runs stale plugin code.
- */
-export function ensurePluginBuilt(): void {
-  const dist = path.join(PLUGIN_DIR, 'dist/index.js');
-  const srcDir = path.join(PLUGIN_DIR, 'src');
-  const newestSrc = Math.max(...fs.readdirSync(srcDir).map((f) => fs.statSync(path.join(srcDir, f)).mtimeMs));
-  const fresh = () => fs.existsSync(dist) && fs.statSync(dist).mtimeMs >= newestSrc;
-  if (fresh()) return;
-  // Test files run in parallel workers: one builds, the others wait for it (mkdir is atomic).
-  const lock = path.join(os.tmpdir(), `tinomail-haraka-build-${Buffer.from(PLUGIN_DIR).toString('hex').slice(-32)}.lock`);
-  try {
-    fs.mkdirSync(lock);
-  } catch {
-    const deadline = Date.now() + 60000;
-    while (fs.existsSync(lock) && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
-    if (fresh()) return;
-    fs.rmSync(lock, { recursive: true, force: true }); // a stale lock from a killed run
-    fs.mkdirSync(lock);
-  }
-  try {
-    if (fresh()) return;
-    execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(PLUGIN_DIR, 'tsconfig.json')], {
-      cwd: ROOT,
-      stdio: 'inherit',
-    });
-  } finally {
-    fs.rmSync(lock, { recursive: true, force: true });
-  }
-}
 
 export interface HarakaOptions {
   nodes: number;
@@ -59,6 +28,8 @@ export interface HarakaOptions {
    * instead of read from the log, and readiness is the SMTP banner.
    */
   quiet?: boolean;
+  /** The installed plugin package to use instead of plugins/haraka (the packed tarball test). */
+  pluginDir?: string;
 }
 
 export interface Haraka {
@@ -76,13 +47,13 @@ export interface Haraka {
 }
 
 export async function startHaraka(opts: HarakaOptions): Promise<Haraka> {
-  ensurePluginBuilt();
+  if (!opts.pluginDir) ensurePluginBuilt('haraka');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tinomail-haraka-'));
   const config = path.join(dir, 'config');
   fs.mkdirSync(config);
   fs.mkdirSync(path.join(dir, 'node_modules'));
   fs.mkdirSync(path.join(dir, 'plugins'));
-  fs.symlinkSync(PLUGIN_DIR, path.join(dir, 'node_modules/haraka-plugin-tinomail'));
+  fs.symlinkSync(opts.pluginDir ?? PLUGIN_DIR, path.join(dir, 'node_modules/haraka-plugin-tinomail'));
   fs.copyFileSync(path.join(HARAKA_CONFIG, 'connection.ini'), path.join(config, 'connection.ini'));
   const smtpPort = opts.quiet ? await freePort() : 0;
   const metricsPort = opts.quiet ? await freePort() : 0;
@@ -116,7 +87,7 @@ export async function startHaraka(opts: HarakaOptions): Promise<Haraka> {
   }
   try {
     // Without the plugin (the benchmark's baseline) there is no metrics listener to wait for.
-    const metrics = opts.plugins.includes('tinomail') ? await h.waitForLog(/metrics listening on (http:\/\/[^/\s]+)\/metrics/) : ['', ''];
+    const metrics = opts.plugins.includes('tinomail') ? await h.waitForLog(/metrics listening on (https?:\/\/[^/\s]+)\/metrics/) : ['', ''];
     const smtp =
       opts.nodes > 0
         ? await h.waitForLog(new RegExp(`(?:worker \\d+ listening on 127\\.0\\.0\\.1:(\\d+)[\\s\\S]*){${opts.nodes}}`))

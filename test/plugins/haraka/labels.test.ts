@@ -66,7 +66,7 @@ test('label values from outside are bounded', () => {
   expect(wildduckCodeLabel('NO_SUCH_USER')).toBe('NO_SUCH_USER');
   expect(wildduckCodeLabel('alice@example.com')).toBe('other');
 
-  const plugins = new BoundedLabel(2);
+  const plugins = new BoundedLabel(2, /^[A-Za-z0-9_./-]{1,64}$/); // as the plugin makes it
   expect(plugins.value('rspamd')).toBe('rspamd');
   expect(plugins.value('has space')).toBe('other');
   expect(plugins.value('queue/discard')).toBe('queue/discard');
@@ -116,15 +116,18 @@ test('SPF/DKIM/DMARC from Authentication-Results fragments and from rspamd symbo
 });
 
 test('tinomail.ini: defaults, values, and listen addresses', () => {
-  expect(parseConfig({})).toEqual({ listen: ':9746', workerTimeoutSeconds: 5, maxPorts: 10, maxPlugins: 50 });
-  expect(parseConfig({ server: { listen: '127.0.0.1:9999', timeout: '2' }, labels: { max_ports: '3', max_plugins: 'x' } })).toEqual({
+  expect(parseConfig({})).toEqual({ listen: '127.0.0.1:9746', webConfigFile: '', workerTimeoutSeconds: 5, maxPorts: 10, maxPlugins: 50 });
+  expect(
+    parseConfig({ server: { listen: '127.0.0.1:9999', timeout: '2', web_config_file: ' web.yml ' }, labels: { max_ports: '3', max_plugins: 'x' } }),
+  ).toEqual({
     listen: '127.0.0.1:9999',
+    webConfigFile: 'web.yml',
     workerTimeoutSeconds: 2,
     maxPorts: 3,
     maxPlugins: 50,
   });
-  expect(parseListen(':9746')).toEqual({ host: undefined, port: 9746 });
-  expect(parseListen('9746')).toEqual({ host: undefined, port: 9746 });
+  expect(parseListen(':9746')).toEqual({ host: '0.0.0.0', port: 9746 });
+  expect(parseListen('9746')).toEqual({ host: '0.0.0.0', port: 9746 });
   expect(parseListen('127.0.0.1:0')).toEqual({ host: '127.0.0.1', port: 0 });
   expect(parseListen('[::1]:9746')).toEqual({ host: '::1', port: 9746 });
   expect(() => parseListen('localhost:99999')).toThrow(/cannot parse/);

@@ -6,6 +6,7 @@ import { fork } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import * as path from 'node:path';
 import { scrapeUntil, total } from '../../helpers/exposition';
+import { ensurePluginBuilt } from '../build';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const PluginHandler = require('@zone-eu/wild-plugins');
@@ -15,6 +16,7 @@ export const REPO = path.resolve(__dirname, '../../..');
 export const PLUGINS_PATH = path.join(REPO, 'plugins');
 export const FIXTURE = path.join(__dirname, 'fixtures', 'zonemta-process.cjs');
 
+ensurePluginBuilt('zonemta');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const plugin = require(path.join(PLUGINS_PATH, 'zonemta')) as typeof import('../../../plugins/zonemta/src/index');
 
@@ -58,11 +60,11 @@ export async function loadPlugin(
   });
   await new Promise<void>(resolve => handler.load(() => resolve()));
   const line = (start: string) => infos.find(args => args[0] === 'Tinomail' && String(args[1]).startsWith(start));
-  const http = line('metrics on http');
+  const http = line('metrics on');
   const udp = line('log receiver listening');
   return {
     handler,
-    metricsUrl: http ? `http://${String(http[2])}` : '',
+    metricsUrl: http ? `${String(http[2])}://${String(http[3])}` : '',
     logPort: udp ? Number(udp[3]) : 0,
     infos,
     errors,

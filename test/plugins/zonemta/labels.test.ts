@@ -94,9 +94,10 @@ test('QueueTimeTracker pairs a fetch with its outcome once, and stays bounded', 
 });
 
 describe('parseSettings', () => {
-  test('defaults: /metrics on :9747, log receiver on 127.0.0.1:9748', () => {
+  test('defaults: /metrics on 127.0.0.1:9747 without a web config, log receiver on 127.0.0.1:9748', () => {
     const s = parseSettings(true);
-    expect(s.listen).toEqual({ host: '', port: 9747 });
+    expect(s.listen).toEqual({ host: '127.0.0.1', port: 9747 });
+    expect(s.webConfigFile).toBe('');
     expect(s.logListen).toEqual({ host: '127.0.0.1', port: 9748 });
     expect(Object.keys(s.destinations)).toContain('google');
   });
@@ -104,7 +105,7 @@ describe('parseSettings', () => {
   test('addresses and destinations from the plugin section', () => {
     const s = parseSettings({ enabled: ['main'], listen: '[::1]:9999', logListen: ':9000', destinations: { partner: ['*.partner.example'] } });
     expect(s.listen).toEqual({ host: '::1', port: 9999 });
-    expect(s.logListen).toEqual({ host: '', port: 9000 });
+    expect(s.logListen).toEqual({ host: '0.0.0.0', port: 9000 });
     expect(s.destinations).toEqual({ partner: ['partner.example'] });
   });
 
@@ -112,6 +113,7 @@ describe('parseSettings', () => {
     [{ listen: 'nowhere' }, /listen must look like/],
     [{ logListen: '127.0.0.1:70000' }, /logListen must look like/],
     [{ maxZones: 0 }, /maxZones must be a positive integer/],
+    [{ webConfigFile: '' }, /webConfigFile must be a file path/],
     [{ destinations: ['gmail.com'] }, /destinations must be an object/],
     [{ destinations: { other: ['x.example'] } }, /must match .* and not be "other"/],
     [{ destinations: { big: 'gmail.com' } }, /must be a list of domains/],

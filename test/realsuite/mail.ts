@@ -1,0 +1,34 @@
+/** Mail in and out of the real suite: submit to ZoneMTA's feeder (nodemailer), read a mailbox over IMAP (imapflow). */
+import { ImapFlow } from 'imapflow';
+import nodemailer from 'nodemailer';
+import type { RealSuite } from './harness';
+
+/** Submits one message to ZoneMTA's feeder; resolves with ZoneMTA's reply ("250 Message queued as <id>"). */
+export async function submit(suite: RealSuite, to: string | string[], subject: string, opts: { from?: string; text?: string } = {}): Promise<string> {
+  const transport = nodemailer.createTransport({ host: suite.zonemta.feeder.host, port: suite.zonemta.feeder.port, secure: false, ignoreTLS: true, pool: false });
+  try {
+    const info = await transport.sendMail({ from: opts.from ?? 'sender@sender.realsuite.test', to, subject, text: opts.text ?? `${subject}\n` });
+    return info.response;
+  } finally {
+    transport.close();
+  }
+}
+
+/** Subjects of the messages in a mailbox, read over WildDuck's IMAP. */
+export async function mailboxSubjects(suite: RealSuite, user: string, password: string, mailbox = 'INBOX'): Promise<string[]> {
+  const client = new ImapFlow({ host: suite.wildduck.imap.host, port: suite.wildduck.imap.port, secure: false, auth: { user, pass: password }, logger: false });
+  await client.connect();
+  try {
+    const lock = await client.getMailboxLock(mailbox);
+    try {
+      const subjects: string[] = [];
+      if (!client.mailbox || !client.mailbox.exists) return subjects;
+      for await (const msg of client.fetch('1:*', { envelope: true })) subjects.push(msg.envelope?.subject ?? '');
+      return subjects;
+    } finally {
+      lock.release();
+    }
+  } finally {
+    await client.logout().catch(() => undefined);
+  }
+}
