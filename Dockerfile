@@ -21,11 +21,11 @@ WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 RUN npm install --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
 COPY --from=build /src/dist ./dist
-# Unprivileged; the system exporter reads the host through /proc (docker-compose.yml gives it the host's pid namespace).
-# The reports exporter's state file (docker-compose.yml mounts a volume here; it takes this owner).
+# State files of the reports exporter and the probe (docker-compose.yml mounts a volume here; it takes this owner).
 RUN mkdir -p /var/lib/tinomail && chown node:node /var/lib/tinomail
+# Unprivileged; the system exporter reads the host through /proc (docker-compose.yml gives it the host's pid namespace).
 USER node
-# wildduck, gelf, mongodb, redis, system, reports exporters; GELF input (docs/ports.md).
-EXPOSE 9741 9742 9743 9744 9745 9751 12201/udp 12201/tcp
+# wildduck, gelf, mongodb, redis, system, probe, reports exporters; GELF input (docs/ports.md).
+EXPOSE 9741 9742 9743 9744 9745 9749 9751 12201/udp 12201/tcp
 ENTRYPOINT ["node", "dist/cli.js"]
 CMD ["all"]

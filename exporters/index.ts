@@ -2,9 +2,10 @@
 import type { ExporterDefinition } from './kit/exporter';
 import { definition as gelf } from './gelf';
 import { definition as mongodb } from './mongodb';
+import { definition as probe } from './probe';
 import { definition as redis } from './redis';
 import { definition as reports } from './reports';
 import { definition as system } from './system';
 import { definition as wildduck } from './wildduck';
 
-export const exporters: ExporterDefinition[] = [wildduck, gelf, mongodb, redis, system, reports];
+export const exporters: ExporterDefinition[] = [wildduck, gelf, mongodb, redis, system, probe, reports];

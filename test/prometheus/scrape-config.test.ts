@@ -39,6 +39,7 @@ const DOCUMENTED: Record<string, string> = {
   'redis-exporter': 'redis exporter',
   'system-exporter': 'system exporter',
   'reports-exporter': 'reports exporter',
+  'probe-exporter': 'probe exporter',
   haraka: 'Haraka plugin',
   'zonemta-tinomail': 'ZoneMTA plugin `/metrics`',
   zonemta: 'ZoneMTA API',

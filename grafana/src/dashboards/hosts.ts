@@ -30,7 +30,7 @@ export const hosts: DashboardSpec = {
           unit: 'short',
           criticalAt: 1,
           alerts: ['TinomailProbeFailed'],
-          queries: [{ expr: `count(probe_success{${H}} == 0) or vector(0)` }],
+          queries: [{ expr: `count(probe_success{${H}, route=""} == 0) or vector(0)` }],
         }),
         stat({
           title: 'First certificate to expire',
@@ -181,7 +181,7 @@ export const hosts: DashboardSpec = {
           unit: 'short',
           alerts: ['TinomailProbeFailed', 'TinomailTLSCertificateExpiring'],
           queries: [
-            { expr: `max by (host, instance, module) (probe_success{${H}})` },
+            { expr: `max by (host, instance, module) (probe_success{${H}, route=""})` },
             { expr: `max by (host, instance, module) (probe_duration_seconds{${H}})` },
             { expr: `min by (host, instance, module) ((probe_ssl_earliest_cert_expiry{${H}} - time()) / 86400)` },
           ],

@@ -1,5 +1,6 @@
 /** Overview: is mail coming in and going out, is the queue backing up, what is failing, what is alerting. */
 import { type DashboardSpec, HOST, hostVariables, stat, table, timeseries } from '../lib';
+import { mailArrivingRow } from './probe-panels';
 
 const H = HOST;
 const RI = '$__rate_interval';
@@ -65,6 +66,7 @@ export const overview: DashboardSpec = {
         }),
       ],
     },
+    mailArrivingRow,
     {
       title: 'Mail flow',
       panels: [
