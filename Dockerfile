@@ -24,6 +24,6 @@ COPY --from=build /src/dist ./dist
 # Unprivileged; the system exporter reads the host through /proc (docker-compose.yml gives it the host's pid namespace).
 USER node
 # wildduck, gelf, mongodb, redis, system exporters; GELF input (docs/ports.md).
-EXPOSE 9741 9742 9743 9744 9745 12201/udp 12201/tcp
+EXPOSE 9741 9742 9743 9744 9745 9750 12201/udp 12201/tcp
 ENTRYPOINT ["node", "dist/cli.js"]
 CMD ["all"]
