@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { load as loadYaml } from 'js-yaml';
-import type { Exporter, ExporterContext, ExporterDefinition } from '../kit/exporter';
+import type { Exporter, ExporterContext, ExporterDefinition, ScrapeContext } from '../kit/exporter';
 import { FlagError, type FlagSpec, parseAddress } from '../kit/flags';
 import type { Logger } from '../kit/log';
 import { BUILTIN_LISTS, DEFAULT_DOMAIN_LISTS, DEFAULT_IP_LISTS, interpretAnswer, type ListDefinition, listReasons, parseListsFile, queryName, withDqsKey } from './lists';
@@ -98,6 +98,7 @@ class DnsExporter implements Exporter {
   private readonly lastDefinite = new Map<string, number>();
   private readonly stopper = new AbortController();
   private loops: Promise<void>[] = [];
+  private probe: Promise<unknown> | undefined;
 
   constructor(ctx: ExporterContext) {
     this.log = ctx.log;
@@ -153,10 +154,17 @@ class DnsExporter implements Exporter {
   }
 
   /** dns_up: whether the resolver answers. Asks it directly when no background lookup told us lately. */
-  async scrape(): Promise<boolean> {
+  async scrape(ctx: ScrapeContext): Promise<boolean> {
     if (!this.client.answeredWithin(UP_WINDOW_MS)) {
-      const probe = this.targets.domains[0] ?? this.lists[0]?.zone ?? '.';
-      await this.client.resolve(probe, 'NS').catch(() => undefined);
+      // One probe at a time, however often Prometheus scrapes a resolver that does not answer.
+      const name = this.targets.domains[0] ?? this.lists[0]?.zone ?? '.';
+      this.probe ??= this.client
+        .resolve(name, 'NS')
+        .catch(() => undefined)
+        .finally(() => (this.probe = undefined));
+      const scrapeEnds = new AbortController();
+      await Promise.race([this.probe, sleep(ctx.deadline - Date.now() - 100, AbortSignal.any([ctx.signal, scrapeEnds.signal]))]);
+      scrapeEnds.abort();
     }
     return this.client.answeredWithin(UP_WINDOW_MS);
   }
