@@ -43,6 +43,7 @@ function zones(): Zones {
       ['slow.bl.test', 'deny'],
       ['wrongtype.bl.test', 'static'],
       ['bits.bl.test', 'static'],
+      ['ttl.bl.test', 'static'],
       ['good.test', 'static'],
       ['broken.test', 'static'],
       ['loopy.test', 'static'],
@@ -62,6 +63,7 @@ function zones(): Zones {
       `66.2.0.192.wrongtype.bl.test. 300 TXT "listed, but only as text"`,
       `broken.test.bits.bl.test. 300 A 127.0.0.24`,
       `good.test.bits.bl.test. 300 A 127.0.0.1`,
+      `66.2.0.192.ttl.bl.test. 300 A 127.0.0.2`,
 
       'good.test. 300 MX 10 mx.good.test.',
       'mx.good.test. 300 A 127.0.0.1',
@@ -96,6 +98,7 @@ refused: { zone: refused.bl.test, kind: ip, tier: minor, codes: { 127.0.0.2: lis
 slow: { zone: slow.bl.test, kind: ip, tier: minor, codes: { 127.0.0.2: listed } }
 servfail: { zone: servfail.bl.test, kind: ip, tier: minor, codes: { 127.0.0.2: listed } }
 wrongtype: { zone: wrongtype.bl.test, kind: ip, tier: minor, codes: { 127.0.0.2: listed } }
+ttl: { zone: ttl.bl.test, kind: ip, tier: minor, codes: { 127.0.0.2: listed } }
 bits: { zone: bits.bl.test, kind: domain, tier: minor, bits: { 8: phish, 16: malware }, errors: { 127.0.0.1: refused_by_list } }
 `;
 
@@ -187,6 +190,18 @@ describe('dns exporter against a real unbound', () => {
     expect(sample(body, 'dns_blocklist_info', { list: 'spamhaus-zen', zone: '<key>.zen.dq.spamhaus.net', kind: 'ip', tier: 'major' })).toBe(1);
     expect(body).not.toContain(KEY);
     expect(sample(body, 'dns_blocklist_query_duration_seconds_count', { list: 'spamhaus-zen' })).toBe(6);
+  });
+
+  test('an answer is cached for its TTL; NXDOMAIN is asked again every interval', async () => {
+    running = await start([`--dns.ips=${GOOD_IP},${LISTED_IP}`, '--dns.ip-lists=ttl', '--dns.domain-lists=', `--dns.lists-file=${listsFile}`, '--dns.interval=200ms', '--dns.checks=mx']);
+    const seen = (b: string, target: string) => sample(b, 'dns_blocklist_last_success_timestamp_seconds', { list: 'ttl', target });
+    const first = await until((b) => seen(b, LISTED_IP) !== undefined && seen(b, GOOD_IP) !== undefined);
+    // Several rounds later: the NXDOMAIN target was asked again each round, the listed one (TTL 300) never.
+    const later = await until((b) => (sample(b, 'dns_blocklist_queries_total', { list: 'ttl' }) ?? 0) >= 6);
+    expect(seen(later, LISTED_IP)).toBe(seen(first, LISTED_IP));
+    expect(seen(later, GOOD_IP)!).toBeGreaterThan(seen(first, GOOD_IP)!);
+    expect(sample(later, 'dns_blocklist_listed', { list: 'ttl', target: LISTED_IP, tier: 'minor' })).toBe(1);
+    expect(sample(later, 'dns_blocklist_listed', { list: 'ttl', target: GOOD_IP, tier: 'minor' })).toBe(0);
   });
 
   test('records: good and broken SPF, DKIM, DMARC, MX, MTA-STS, TLS-RPT; FCrDNS and HELO', async () => {
