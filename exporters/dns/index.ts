@@ -11,14 +11,14 @@ import { FlagError, type FlagSpec, parseAddress } from '../kit/flags';
 import type { Logger } from '../kit/log';
 import { BUILTIN_LISTS, DEFAULT_DOMAIN_LISTS, DEFAULT_IP_LISTS, interpretAnswer, type ListDefinition, listReasons, parseListsFile, queryName, withDqsKey } from './lists';
 import { DnsMetrics } from './metrics';
-import { checkDkim, checkDmarc, checkFcrdns, checkMtaSts, checkMx, checkSpf, checkTlsRpt, guarded, type PolicyFetchOptions, PROBLEMS } from './records';
+import { checkDane, checkDkim, checkDmarc, checkFcrdns, checkMtaSts, checkMx, checkSpf, checkTlsRpt, guarded, type PolicyFetchOptions, PROBLEMS } from './records';
 import { DnsClient, isNoRecord, QUERY_ERROR_REASONS, queryErrorReason, RateLimiter, sleep } from './resolver';
-import { buildTargets, type Targets } from './targets';
+import { buildTargets, normaliseDomain, type Targets } from './targets';
 
 /** dns_up is 1 while the resolver answered a query (any answer, NXDOMAIN too) this recently. */
 const UP_WINDOW_MS = 30_000;
 
-const CHECKS = ['mx', 'spf', 'dkim', 'dmarc', 'mta_sts', 'tls_rpt', 'fcrdns'];
+const CHECKS = ['mx', 'spf', 'dkim', 'dmarc', 'mta_sts', 'tls_rpt', 'dane', 'fcrdns'];
 
 const FLAGS: FlagSpec[] = [
   { name: 'dns.ips', type: 'list', default: '', help: 'Own sending IPs (IPv4 and IPv6), comma-separated: checked on the IP blocklists, for SPF and for FCrDNS.' },
@@ -30,6 +30,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'dns.domain-lists', type: 'list', default: DEFAULT_DOMAIN_LISTS.join(','), help: `Domain blocklists to query (built in: ${Object.values(BUILTIN_LISTS).filter((l) => l.kind === 'domain').map((l) => l.name).join(', ')}; more from --dns.lists-file).` },
   { name: 'dns.lists-file', type: 'string', default: '', help: 'YAML file defining or overriding lists: `<name>: {zone, kind: ip|domain, tier: major|minor, codes: {127.0.0.2: reason}, bits, errors, rate}`.' },
   { name: 'dns.spamhaus-dqs-key', type: 'string', default: '', secret: true, help: 'Spamhaus DQS key: Spamhaus lists are then queried as <key>.zen.dq.spamhaus.net (needed behind public resolvers, which Spamhaus refuses).' },
+  { name: 'dns.dane-domains', type: 'list', default: '', help: 'Own domains that publish DANE: each of their MX hosts must have a usable TLSA record at _25._tcp.<mx> (the dane check).' },
   { name: 'dns.checks', type: 'list', default: CHECKS.join(','), help: `Record checks to run (${CHECKS.join(', ')}); leave out records you do not publish.` },
   { name: 'dns.resolver', type: 'address', default: '', help: "Send every query to this resolver (host:port); empty: the system's resolvers." },
   { name: 'dns.timeout', type: 'duration', default: '5s', help: 'Time to wait for one DNS answer.' },
@@ -90,6 +91,7 @@ class DnsExporter implements Exporter {
   private readonly targets: Targets;
   private readonly lists: ListDefinition[];
   private readonly checks: Set<string>;
+  private readonly daneDomains: Set<string>;
   private readonly intervalMs: number;
   private readonly recordsIntervalMs: number;
   private readonly rate: number;
@@ -122,6 +124,8 @@ class DnsExporter implements Exporter {
       }),
     );
     this.lists = chooseLists(ctx);
+    this.daneDomains = new Set(flagValue('dns.dane-domains', () => (f['dns.dane-domains'] as string[]).map(normaliseDomain)));
+    for (const d of this.daneDomains) if (!this.targets.domains.includes(d)) this.targets.domains.push(d);
     this.checks = new Set(f['dns.checks'] as string[]);
     for (const c of this.checks) if (!CHECKS.includes(c)) throw new FlagError(`invalid value for --dns.checks: unknown check ${JSON.stringify(c)} (one of ${CHECKS.join(', ')})`);
     const caFile = f['dns.mta-sts-ca-file'] as string;
@@ -256,7 +260,8 @@ class DnsExporter implements Exporter {
   private async checkDomain(domain: string): Promise<void> {
     const resolve = this.client.resolve;
     let mxHosts: string[] | undefined;
-    if (this.checks.has('mx') || this.checks.has('mta_sts')) {
+    const dane = this.checks.has('dane') && this.daneDomains.has(domain);
+    if (this.checks.has('mx') || this.checks.has('mta_sts') || dane) {
       mxHosts = (await this.runCheck(domain, 'mx', () => checkMx(resolve, domain), this.checks.has('mx')))?.hosts;
     }
     const tasks: Promise<unknown>[] = [];
@@ -291,6 +296,14 @@ class DnsExporter implements Exporter {
     if (this.checks.has('mta_sts') && mxHosts) {
       const hosts = mxHosts;
       tasks.push(this.runCheck(domain, 'mta_sts', () => checkMtaSts(resolve, domain, hosts, this.policy)));
+    }
+    if (dane && mxHosts) {
+      const hosts = mxHosts;
+      tasks.push(this.runCheck(domain, 'dane', async () => {
+        const r = await checkDane((name) => this.client.resolveTlsa(name), hosts);
+        this.metrics.daneValidated.set({ domain }, r.validated ? 1 : 0);
+        return r;
+      }));
     }
     if (this.checks.has('tls_rpt')) tasks.push(this.runCheck(domain, 'tls_rpt', () => checkTlsRpt(resolve, domain)));
     await Promise.all(tasks);

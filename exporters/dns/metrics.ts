@@ -20,6 +20,7 @@ export class DnsMetrics {
   readonly spfLookups: Gauge<'domain'>;
   readonly dkimBits: Gauge<'domain' | 'selector'>;
   readonly dmarcPolicy: Gauge<'domain' | 'policy'>;
+  readonly daneValidated: Gauge<'domain'>;
   readonly fcrdnsOk: Gauge<'target'>;
   readonly fcrdnsProblem: Gauge<'target' | 'problem'>;
 
@@ -32,7 +33,7 @@ export class DnsMetrics {
     this.listQueryDuration = new Histogram({ name: 'dns_blocklist_query_duration_seconds', help: 'Time a blocklist lookup took, in seconds.', labelNames: ['list'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });
     this.listLastSuccess = new Gauge({ name: 'dns_blocklist_last_success_timestamp_seconds', help: 'Unix time of the last definite answer (listed or not) for the target on the list.', labelNames: ['list', 'target'], registers });
     this.listInfo = new Gauge({ name: 'dns_blocklist_info', help: 'A configured blocklist: its zone (the DQS key replaced by <key>), kind (ip or domain) and tier; always 1.', labelNames: ['list', 'zone', 'kind', 'tier'], registers });
-    this.checkOk = new Gauge({ name: 'dns_record_check_ok', help: `Whether the mail DNS record check (mx, spf, dkim, dmarc, mta_sts, tls_rpt) of the own domain found no problem (1) or a problem (0). ${KEPT}`, labelNames: ['domain', 'check'], registers });
+    this.checkOk = new Gauge({ name: 'dns_record_check_ok', help: `Whether the mail DNS record check (mx, spf, dkim, dmarc, mta_sts, tls_rpt, dane) of the own domain found no problem (1) or a problem (0). ${KEPT}`, labelNames: ['domain', 'check'], registers });
     this.checkProblem = new Gauge({ name: 'dns_record_check_problem', help: 'A problem the record check found (missing, multiple, invalid, too_many_lookups, ip_not_authorised, too_short, no_rua, mx_mismatch, ...); 1 per current problem.', labelNames: ['domain', 'check', 'problem'], registers });
     this.checkDuration = new Gauge({ name: 'dns_record_check_duration_seconds', help: 'Time the last run of the record check took, in seconds (lookups and the MTA-STS policy fetch).', labelNames: ['domain', 'check'], registers });
     this.checkErrors = new Counter({ name: 'dns_record_check_errors_total', help: 'Record checks that ended without a definite answer (a lookup failed), by check and reason (timeout, servfail, refused, unreachable, bad_answer, other).', labelNames: ['check', 'reason'], registers });
@@ -41,6 +42,7 @@ export class DnsMetrics {
     this.spfLookups = new Gauge({ name: 'dns_spf_lookups', help: "DNS lookups the domain's SPF evaluation needs (receivers give permerror above 10).", labelNames: ['domain'], registers });
     this.dkimBits = new Gauge({ name: 'dns_dkim_key_bits', help: 'Size of the DKIM public key of the selector, in bits (0: missing, revoked or unparsable; below 1024 is refused, 2048 is recommended).', labelNames: ['domain', 'selector'], registers });
     this.dmarcPolicy = new Gauge({ name: 'dns_dmarc_policy', help: "The domain's DMARC policy (none, quarantine, reject); 1 for the published one.", labelNames: ['domain', 'policy'], registers });
+    this.daneValidated = new Gauge({ name: 'dns_dane_dnssec_validated', help: "Whether the resolver validated the TLSA records of every MX of the domain with DNSSEC (1); senders ignore unvalidated ones. Needs a validating --dns.resolver.", labelNames: ['domain'], registers });
     this.fcrdnsOk = new Gauge({ name: 'dns_fcrdns_ok', help: `Whether the own sending IP (target) has a PTR whose name resolves back to it and equals its HELO name (1) or not (0). ${KEPT}`, labelNames: ['target'], registers });
     this.fcrdnsProblem = new Gauge({ name: 'dns_fcrdns_problem', help: 'The reverse DNS problem of the sending IP (missing, forward_mismatch, helo_mismatch); 1 per current problem.', labelNames: ['target', 'problem'], registers });
   }

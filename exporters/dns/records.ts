@@ -8,11 +8,9 @@ import https from 'node:https';
 import { isIPv4, isIPv6 } from 'node:net';
 import { spf } from 'mailauth/lib/spf';
 import { parsePolicy, resolvePolicy, validateMx } from 'mailauth/lib/mta-sts';
-import { isNoRecord } from './resolver';
+import { isNoRecord, type Tlsa } from './resolver';
 import { expandIpv6, reverseIp } from './lists';
 
-export type CheckName = 'mx' | 'spf' | 'dkim' | 'dmarc' | 'mta_sts' | 'tls_rpt';
-export const DOMAIN_CHECKS: readonly CheckName[] = ['mx', 'spf', 'dkim', 'dmarc', 'mta_sts', 'tls_rpt'];
 
 /** Every problem a check can report (the bounded values of the `problem` label). */
 export const PROBLEMS = {
@@ -22,6 +20,7 @@ export const PROBLEMS = {
   dmarc: ['missing', 'multiple', 'invalid', 'no_rua'],
   mta_sts: ['missing', 'policy_unreachable', 'policy_invalid', 'mx_mismatch'],
   tls_rpt: ['missing', 'multiple', 'invalid'],
+  dane: ['missing', 'invalid'],
   fcrdns: ['missing', 'forward_mismatch', 'helo_mismatch'],
 } as const;
 
@@ -295,6 +294,38 @@ export async function checkFcrdns(resolve: Resolve, ip: string, helo: string | u
   if (confirmed.length === 0) return { problems: ['forward_mismatch'], names };
   if (helo && !confirmed.includes(helo.toLowerCase().replace(/\.$/, ''))) return { problems: ['helo_mismatch'], names };
   return { problems: [], names };
+}
+
+/** A TLSA record a sending MTA can use (RFC 7672 3.1: DANE-TA(2) or DANE-EE(3); digests of the right length). */
+export function usableTlsa(r: Tlsa): boolean {
+  if (r.usage !== 2 && r.usage !== 3) return false;
+  if (r.selector !== 0 && r.selector !== 1) return false;
+  if (r.mtype === 1) return r.data.length === 32;
+  if (r.mtype === 2) return r.data.length === 64;
+  return r.mtype === 0 && r.data.length > 0;
+}
+
+/**
+ * DANE for each MX host: a usable TLSA record at `_25._tcp.<mx>`. `validated`: the resolver said the
+ * answers are DNSSEC-validated (AD); senders ignore TLSA records that are not.
+ */
+export async function checkDane(resolveTlsa: (name: string) => Promise<{ records: Tlsa[]; authenticated: boolean }>, mxHosts: string[]): Promise<CheckResult & { validated: boolean }> {
+  const problems = new Set<string>();
+  let validated = mxHosts.length > 0;
+  for (const mx of mxHosts) {
+    let answer: { records: Tlsa[]; authenticated: boolean };
+    try {
+      answer = await resolveTlsa(`_25._tcp.${mx}`);
+    } catch (err) {
+      if (!isNoRecord(err)) throw new LookupFailed(err);
+      problems.add('missing');
+      validated = false;
+      continue;
+    }
+    if (!answer.records.some(usableTlsa)) problems.add('invalid');
+    validated &&= answer.authenticated;
+  }
+  return { problems: [...problems], validated };
 }
 
 /** Runs a check, turning LookupFailed into a result with `lookupError` (the outcome is unknown). */

@@ -3,7 +3,10 @@
  * per query, answers of `resolve()` in node:dns's shapes (so mailauth can use it), and every failure
  * classified to a bounded reason.
  */
+import { randomInt } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { promises as dns } from 'node:dns';
+import { isIPv6 } from 'node:net';
 import { parseAddress } from '../kit/flags';
 
 export type QueryErrorReason = 'timeout' | 'servfail' | 'refused' | 'unreachable' | 'bad_answer' | 'other';
@@ -53,16 +56,51 @@ type RecordType = 'A' | 'AAAA' | 'MX' | 'TXT' | 'PTR' | 'CNAME' | 'NS' | 'SOA';
 
 export class DnsClient {
   private readonly resolver: dns.Resolver;
+  private readonly server: string;
+  private readonly timeoutMs: number;
   /** Time of the last answer of any kind (NXDOMAIN and REFUSED are answers; silence is not): dns_up. */
   lastAnswerAt = 0;
 
   constructor(opts: DnsClientOptions) {
     // tries: 1 so a timeout costs timeoutMs, not a multiple of it; the next round asks again.
     this.resolver = new dns.Resolver({ timeout: opts.timeoutMs, tries: 1 });
+    this.timeoutMs = opts.timeoutMs;
     if (opts.resolver) {
       const { host, port } = parseAddress(opts.resolver);
       this.resolver.setServers([host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`]);
     }
+    this.server = this.resolver.getServers()[0] ?? '127.0.0.1';
+  }
+
+  /** TLSA records (node:dns of Node 20 has no TLSA): one UDP query to the same resolver. */
+  resolveTlsa(name: string): Promise<{ records: Tlsa[]; authenticated: boolean }> {
+    const m = /^\[(.+)\]:(\d+)$|^([^:]+):(\d+)$/.exec(this.server);
+    const host = m ? (m[1] ?? m[3]) : this.server;
+    const port = m ? Number(m[2] ?? m[4]) : 53;
+    return this.track(
+      new Promise((resolve, reject) => {
+        const socket = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
+        const id = randomInt(0, 0x10000);
+        const done = (err: Error | undefined, value?: { records: Tlsa[]; authenticated: boolean }) => {
+          clearTimeout(timer);
+          socket.close();
+          if (err) reject(err);
+          else resolve(value!);
+        };
+        const timer = setTimeout(() => done(dnsError('ETIMEOUT', `no answer from ${this.server}`)), this.timeoutMs);
+        socket.on('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' ? err : dnsError('ECONNREFUSED', err.message)));
+        socket.on('message', (reply, from) => {
+          if (from.port !== port || reply.length < 2 || reply.readUInt16BE(0) !== id) return; // not our answer
+          try {
+            done(undefined, decodeTlsaReply(reply, id));
+          } catch (err) {
+            done(err as Error);
+          }
+        });
+        // connect() so an unreachable port comes back as ECONNREFUSED rather than a timeout.
+        socket.connect(port, host, () => socket.send(encodeTlsaQuery(id, name)));
+      }),
+    );
   }
 
   private async track<T>(query: Promise<T>): Promise<T> {
@@ -121,4 +159,84 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
     signal?.addEventListener('abort', done, { once: true });
   });
+}
+
+/** A TLSA record (RFC 6698): certificate usage, selector, matching type, association data. */
+export interface Tlsa {
+  usage: number;
+  selector: number;
+  mtype: number;
+  data: Buffer;
+}
+
+const TYPE_TLSA = 52;
+const RCODE_ERRORS: Record<number, string> = { 1: 'EFORMERR', 2: 'ESERVFAIL', 4: 'ENOTIMP', 5: 'EREFUSED' };
+
+function dnsError(code: string, message: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${message} (${code})`), { code });
+}
+
+/** A query for `name` TLSA with the AD bit (RFC 6840 5.7: ask for the validation result) and EDNS0 (1232 bytes). */
+export function encodeTlsaQuery(id: number, name: string): Buffer {
+  const labels = name.replace(/\.$/, '').split('.');
+  const qname = Buffer.concat([...labels.map((l) => Buffer.concat([Buffer.from([Buffer.byteLength(l)]), Buffer.from(l)])), Buffer.from([0])]);
+  const header = Buffer.alloc(12);
+  header.writeUInt16BE(id, 0);
+  header.writeUInt16BE(0x0120, 2); // RD + AD
+  header.writeUInt16BE(1, 4); // one question
+  header.writeUInt16BE(1, 10); // one additional: OPT
+  const question = Buffer.alloc(4);
+  question.writeUInt16BE(TYPE_TLSA, 0);
+  question.writeUInt16BE(1, 2);
+  const opt = Buffer.from([0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]); // root, OPT, 1232 bytes, no flags, no data
+  return Buffer.concat([header, qname, question, opt]);
+}
+
+/**
+ * The TLSA answers of a reply, and whether the resolver validated them (AD). Every length is checked
+ * against the packet: a malformed reply is EBADRESP, never a crash or an endless loop.
+ */
+export function decodeTlsaReply(reply: Buffer, id: number): { records: Tlsa[]; authenticated: boolean } {
+  const bad = (why: string) => dnsError('EBADRESP', `bad DNS reply: ${why}`);
+  if (reply.length < 12) throw bad('short header');
+  if (reply.readUInt16BE(0) !== id) throw bad('wrong id');
+  const flags = reply.readUInt16BE(2);
+  if (!(flags & 0x8000)) throw bad('not a response');
+  if (flags & 0x0200) throw bad('truncated');
+  const rcode = flags & 0x000f;
+  if (rcode === 3) throw dnsError('ENOTFOUND', 'no such name');
+  if (rcode !== 0) throw dnsError(RCODE_ERRORS[rcode] ?? 'EBADRESP', `rcode ${rcode}`);
+  const qdcount = reply.readUInt16BE(4);
+  const ancount = reply.readUInt16BE(6);
+  let pos = 12;
+  const skipName = () => {
+    for (let labels = 0; ; labels++) {
+      if (pos >= reply.length || labels > 128) throw bad('name runs past the end');
+      const len = reply[pos];
+      if (len === 0) return void (pos += 1);
+      if ((len & 0xc0) === 0xc0) return void (pos += 2); // compression pointer ends the name
+      if (len & 0xc0) throw bad('label type');
+      pos += 1 + len;
+    }
+  };
+  for (let i = 0; i < qdcount; i++) {
+    skipName();
+    pos += 4;
+  }
+  const records: Tlsa[] = [];
+  for (let i = 0; i < ancount; i++) {
+    skipName();
+    if (pos + 10 > reply.length) throw bad('answer header');
+    const type = reply.readUInt16BE(pos);
+    const rdlength = reply.readUInt16BE(pos + 8);
+    pos += 10;
+    if (pos + rdlength > reply.length) throw bad('answer data');
+    // Other types (a CNAME on the way) are skipped.
+    if (type === TYPE_TLSA && rdlength >= 3) {
+      records.push({ usage: reply[pos], selector: reply[pos + 1], mtype: reply[pos + 2], data: Buffer.from(reply.subarray(pos + 3, pos + rdlength)) });
+    }
+    pos += rdlength;
+  }
+  if (records.length === 0) throw dnsError('ENODATA', 'no TLSA record');
+  return { records, authenticated: Boolean(flags & 0x0020) };
 }

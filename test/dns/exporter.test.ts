@@ -67,6 +67,7 @@ function zones(): Zones {
 
       'good.test. 300 MX 10 mx.good.test.',
       'mx.good.test. 300 A 127.0.0.1',
+      `_25._tcp.mx.good.test. 300 TLSA 3 1 1 ${'ab'.repeat(32)}`,
       'mail.good.test. 300 A 192.0.2.10',
       'mail6.good.test. 300 AAAA 2001:db8::10',
       `good.test. 300 TXT "v=spf1 ip4:192.0.2.0/24 ip6:2001:db8::/32 -all"`,
@@ -79,6 +80,8 @@ function zones(): Zones {
 
       'broken.test. 300 MX 10 nohost.broken.test.',
       'nohost.broken.test. 300 TXT "no address here"',
+      // a SHA-256 digest (matching type 1) must be 32 bytes: this one is 2
+      '_25._tcp.nohost.broken.test. 300 TLSA 3 1 1 abcd',
       `broken.test. 300 TXT "v=spf1 ip4:192.0.2.10 -all"`,
       `default._domainkey.broken.test. 300 TXT ${txtData(`v=DKIM1; k=rsa; p=${dkimKey(512)}`)}`,
       `_mta-sts.broken.test. 300 TXT "v=STSv1; id=1"`,
@@ -215,13 +218,15 @@ describe('dns exporter against a real unbound', () => {
       '--dns.domain-lists=',
       `--dns.mta-sts-ca-file=${pki.caCert}`,
       `--dns.mta-sts-connect-to=127.0.0.1:${port}`,
+      '--dns.dane-domains=good.test,broken.test',
     ]);
     const domains = ['good.test', 'broken.test', 'loopy.test', 'twospf.test'];
     const checks = ['mx', 'spf', 'dkim', 'dmarc', 'mta_sts', 'tls_rpt'];
     const body = await until(
       (b) =>
         domains.every((domain) => checks.every((check) => sample(b, 'dns_record_check_ok', { domain, check }) !== undefined)) &&
-        [GOOD_IP, LISTED_IP, V6].every((target) => sample(b, 'dns_fcrdns_ok', { target }) !== undefined),
+        [GOOD_IP, LISTED_IP, V6].every((target) => sample(b, 'dns_fcrdns_ok', { target }) !== undefined) &&
+        ['good.test', 'broken.test'].every((domain) => sample(b, 'dns_record_check_ok', { domain, check: 'dane' }) !== undefined),
     );
     const ok = (domain: string, check: string) => sample(body, 'dns_record_check_ok', { domain, check });
     const problem = (domain: string, check: string, p: string) => sample(body, 'dns_record_check_problem', { domain, check, problem: p });
@@ -245,6 +250,12 @@ describe('dns exporter against a real unbound', () => {
     expect(problem('broken.test', 'dmarc', 'missing')).toBe(1);
     expect(problem('broken.test', 'mta_sts', 'mx_mismatch')).toBe(1);
     expect(problem('broken.test', 'tls_rpt', 'missing')).toBe(1);
+    // DANE: a usable TLSA record for good.test's MX; a digest of the wrong length for broken.test's. unbound here
+    // does not validate (no DNSSEC), so neither is validated.
+    expect(ok('good.test', 'dane')).toBe(1);
+    expect(problem('broken.test', 'dane', 'invalid')).toBe(1);
+    expect(sample(body, 'dns_dane_dnssec_validated', { domain: 'good.test' })).toBe(0);
+    expect(ok('twospf.test', 'dane')).toBeUndefined();
     // Eleven includes: receivers stop at ten lookups with a permerror.
     expect(problem('loopy.test', 'spf', 'too_many_lookups')).toBe(1);
     expect(sample(body, 'dns_spf_lookups', { domain: 'loopy.test' })).toBeGreaterThan(10);

@@ -1,7 +1,7 @@
 /** The dns exporter's pure parts on literal inputs: query names, return codes, record texts, targets and lists files. */
 import { BUILTIN_LISTS, interpretAnswer, parseListsFile, queryName, reverseIp, withDqsKey } from '../../exporters/dns/lists';
-import { parseDkimKey, parseDmarc, parseTags, parseTlsRpt, pickSpf, ptrName } from '../../exporters/dns/records';
-import { queryErrorReason, RateLimiter } from '../../exporters/dns/resolver';
+import { parseDkimKey, parseDmarc, parseTags, parseTlsRpt, pickSpf, ptrName, usableTlsa } from '../../exporters/dns/records';
+import { decodeTlsaReply, encodeTlsaQuery, queryErrorReason, RateLimiter } from '../../exporters/dns/resolver';
 import { buildTargets, parseTargetsFile } from '../../exporters/dns/targets';
 import { generateKeyPairSync } from 'node:crypto';
 
@@ -181,4 +181,70 @@ test('the rate limiter spaces calls at least 1/rate apart', async () => {
   for (let i = 0; i < 5; i++) await limiter.take();
   // 5 calls at 20 per second: the last one no earlier than 4 * 50 ms after the first (a busy machine only adds).
   expect(Date.now() - started).toBeGreaterThanOrEqual(195);
+});
+
+describe('TLSA over raw DNS (node:dns of Node 20 has none)', () => {
+  /** A reply as a resolver sends it: the query's header and question, then `answers`. */
+  function reply(id: number, flags: number, answers: Buffer[]): Buffer {
+    const query = encodeTlsaQuery(id, '_25._tcp.mx.example.com');
+    const questionEnd = query.length - 11; // without the OPT record
+    const header = Buffer.from(query.subarray(0, 12));
+    header.writeUInt16BE(flags, 2);
+    header.writeUInt16BE(answers.length, 6);
+    header.writeUInt16BE(0, 10);
+    return Buffer.concat([header, query.subarray(12, questionEnd), ...answers]);
+  }
+  function tlsaAnswer(usage: number, selector: number, mtype: number, data: Buffer): Buffer {
+    const head = Buffer.from([0xc0, 0x0c, 0, 52, 0, 1, 0, 0, 1, 44, 0, 0]);
+    head.writeUInt16BE(3 + data.length, 10);
+    return Buffer.concat([head, Buffer.from([usage, selector, mtype]), data]);
+  }
+  const digest = Buffer.alloc(32, 0xab);
+
+  test('the query asks for TLSA with AD and EDNS0', () => {
+    const q = encodeTlsaQuery(0x1234, 'a.example');
+    expect(q.readUInt16BE(0)).toBe(0x1234);
+    expect(q.readUInt16BE(2)).toBe(0x0120);
+    expect(q.subarray(12, 23)).toEqual(Buffer.from([1, 0x61, 7, ...Buffer.from('example'), 0]));
+    expect(q.readUInt16BE(23)).toBe(52);
+  });
+
+  test('answers, validation flag, rcodes', () => {
+    const ok = decodeTlsaReply(reply(7, 0x81a0, [tlsaAnswer(3, 1, 1, digest)]), 7);
+    expect(ok.authenticated).toBe(true);
+    expect(ok.records).toEqual([{ usage: 3, selector: 1, mtype: 1, data: digest }]);
+    expect(usableTlsa(ok.records[0])).toBe(true);
+    expect(decodeTlsaReply(reply(7, 0x8180, [tlsaAnswer(3, 1, 1, digest)]), 7).authenticated).toBe(false);
+    expect(usableTlsa({ usage: 1, selector: 1, mtype: 1, data: digest })).toBe(false); // PKIX-EE: not for SMTP (RFC 7672)
+    expect(usableTlsa({ usage: 3, selector: 1, mtype: 2, data: digest })).toBe(false); // SHA-512 needs 64 bytes
+    const code = (r: Buffer) => {
+      try {
+        decodeTlsaReply(r, 7);
+        return 'no error';
+      } catch (err) {
+        return (err as NodeJS.ErrnoException).code;
+      }
+    };
+    expect(code(reply(7, 0x8183, []))).toBe('ENOTFOUND');
+    expect(code(reply(7, 0x8180, []))).toBe('ENODATA');
+    expect(code(reply(7, 0x8182, []))).toBe('ESERVFAIL');
+    expect(code(reply(7, 0x8185, []))).toBe('EREFUSED');
+    expect(code(reply(8, 0x8180, [tlsaAnswer(3, 1, 1, digest)]))).toBe('EBADRESP');
+    expect(code(reply(7, 0x8380, [tlsaAnswer(3, 1, 1, digest)]))).toBe('EBADRESP'); // truncated
+  });
+
+  test('a reply cut anywhere, or with a name that never ends, is EBADRESP: no crash, no endless loop', () => {
+    const full = reply(7, 0x81a0, [tlsaAnswer(3, 1, 1, digest)]);
+    for (let n = 0; n < full.length; n++) {
+      let code: string | undefined;
+      try {
+        decodeTlsaReply(full.subarray(0, n), 7);
+      } catch (err) {
+        code = (err as NodeJS.ErrnoException).code;
+      }
+      expect([n, code]).toEqual([n, n < 12 ? 'EBADRESP' : expect.stringMatching(/^(EBADRESP|ENODATA)$/)]);
+    }
+    const endless = Buffer.concat([full.subarray(0, 12), Buffer.alloc(300, 1)]);
+    expect(() => decodeTlsaReply(endless, 7)).toThrow(/bad DNS reply/);
+  });
 });
