@@ -138,6 +138,8 @@ class DnsExporter implements Exporter {
     this.client = new DnsClient({ resolver: f['dns.resolver'] as string, timeoutMs });
 
     this.metrics = new DnsMetrics(ctx.registry);
+    this.metrics.targets.set({ kind: 'ip' }, this.targets.ips.length);
+    this.metrics.targets.set({ kind: 'domain' }, this.targets.domains.length);
     const key = f['dns.spamhaus-dqs-key'] as string;
     for (const list of this.lists) {
       this.metrics.listInfo.set({ list: list.name, zone: key ? list.zone.replace(key, '<key>') : list.zone, kind: list.kind, tier: list.tier }, 1);
@@ -153,12 +155,15 @@ class DnsExporter implements Exporter {
       const targets = list.kind === 'ip' ? this.targets.ips : this.targets.domains;
       if (targets.length) this.loops.push(this.listLoop(list, targets));
     }
-    if (this.targets.domains.length || this.targets.ips.length) this.loops.push(this.recordsLoop());
+    if (this.hasTargets) this.loops.push(this.recordsLoop());
+    else this.log.warn('no --dns.ips or --dns.domains: nothing to check, no DNS query is sent');
     this.log.info('watching', { ips: this.targets.ips.length, domains: this.targets.domains.length, lists: this.lists.map((l) => l.name).join(',') });
   }
 
   /** dns_up: whether the resolver answers. Asks it directly when no background lookup told us lately. */
   async scrape(ctx: ScrapeContext): Promise<boolean> {
+    // Nothing to watch: no query at all (not even a probe), and nothing that failed.
+    if (!this.hasTargets) return true;
     if (!this.client.answeredWithin(UP_WINDOW_MS)) {
       // One probe at a time, however often Prometheus scrapes a resolver that does not answer.
       const name = this.targets.domains[0] ?? this.lists[0]?.zone ?? '.';
@@ -177,6 +182,10 @@ class DnsExporter implements Exporter {
     this.stopper.abort();
     this.client.cancel();
     await Promise.allSettled(this.loops);
+  }
+
+  private get hasTargets(): boolean {
+    return this.targets.domains.length + this.targets.ips.length > 0;
   }
 
   private get stopping(): boolean {

@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 const KEPT = 'A failed lookup keeps the last definite answer (for at most 3 intervals).';
 
 export class DnsMetrics {
+  readonly targets: Gauge<'kind'>;
   readonly listed: Gauge<'list' | 'target' | 'tier'>;
   readonly listingReason: Gauge<'list' | 'target' | 'reason'>;
   readonly listQueries: Counter<'list'>;
@@ -26,6 +27,7 @@ export class DnsMetrics {
 
   constructor(registry: Registry) {
     const registers = [registry];
+    this.targets = new Gauge({ name: 'dns_targets', help: 'Own sending IPs (kind ip) and mail domains (kind domain) the exporter watches; with none it sends no query.', labelNames: ['kind'], registers });
     this.listed = new Gauge({ name: 'dns_blocklist_listed', help: `Whether the own IP or domain (target) is listed on the blocklist (1) or not (0); tier major or minor. Absent until a definite answer. ${KEPT}`, labelNames: ['list', 'target', 'tier'], registers });
     this.listingReason = new Gauge({ name: 'dns_blocklist_listing_reason', help: "The listing's meaning from the list's documented return codes (sbl, xbl, pbl, spam, phish, ...); 1 per current reason.", labelNames: ['list', 'target', 'reason'], registers });
     this.listQueries = new Counter({ name: 'dns_blocklist_queries_total', help: 'Blocklist lookups sent to the resolver (answers still cached for their TTL are not asked again).', labelNames: ['list'], registers });

@@ -4,6 +4,7 @@
  * through a DQS key whose zones the test serves; the other lists come from a lists file.
  */
 import { generateKeyPairSync } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -288,6 +289,31 @@ describe('dns exporter against a real unbound', () => {
     const again = await scrape(`${running.url}/metrics`);
     expect(again.status).toBe(200);
     expect(performance.now() - t0).toBeLessThan(3000);
+  });
+
+  test('a resolver that swallows queries: timeouts and dns_up 0; with no targets not a single query is sent', async () => {
+    const silent = createSocket('udp4');
+    const received: Buffer[] = [];
+    silent.on('message', (m) => received.push(m));
+    await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
+    const resolver = `127.0.0.1:${silent.address().port}`;
+    try {
+      running = await runExporter(definition, ['--web.listen-address=127.0.0.1:0', `--dns.resolver=${resolver}`], quiet);
+      for (let i = 0; i < 3; i++) {
+        const body = (await scrape(`${running.url}/metrics`)).text;
+        expect(sample(body, 'dns_up')).toBe(1);
+        expect(sample(body, 'dns_targets', { kind: 'domain' })).toBe(0);
+      }
+      await running.stop();
+      expect(received).toHaveLength(0);
+
+      running = await runExporter(definition, ['--web.listen-address=127.0.0.1:0', `--dns.resolver=${resolver}`, `--dns.ips=${GOOD_IP}`, '--dns.ip-lists=spamhaus-zen', '--dns.domain-lists=', '--dns.timeout=300ms'], quiet);
+      const body = await until((b) => sample(b, 'dns_up') === 0 && (sample(b, 'dns_blocklist_query_errors_total', { list: 'spamhaus-zen', reason: 'timeout' }) ?? 0) >= 1);
+      expect(received.length).toBeGreaterThan(0);
+      expect(body).not.toMatch(/^dns_blocklist_listed\{/m);
+    } finally {
+      silent.close();
+    }
   });
 
   test('bad flags name themselves', async () => {
