@@ -62,7 +62,7 @@ function chooseLists(ctx: ExporterContext): ListDefinition[] {
     for (const def of defs) known.set(def.name, def);
   }
   const key = ctx.flags['dns.spamhaus-dqs-key'] as string;
-  if (key && !/^[a-z0-9]{10,64}$/i.test(key)) throw new FlagError('invalid value for --dns.spamhaus-dqs-key: letters and digits only');
+  if (key && !/^[a-z0-9]{10,64}$/i.test(key)) throw new FlagError('invalid value for --dns.spamhaus-dqs-key: 10 to 64 letters and digits');
   const out: ListDefinition[] = [];
   for (const kind of ['ip', 'domain'] as const) {
     const flag = `dns.${kind}-lists`;
@@ -375,7 +375,7 @@ class DnsExporter implements Exporter {
 
 export const definition: ExporterDefinition = {
   name: 'dns',
-  description: 'Sending reputation: own IPs and domains on blocklists, and the mail DNS records (MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, FCrDNS)',
+  description: 'Sending reputation: own IPs and domains on blocklists, and the mail DNS records (MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, DANE, FCrDNS)',
   defaultPort: 9750,
   flags: FLAGS,
   create: (ctx) => new DnsExporter(ctx),
