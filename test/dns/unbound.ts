@@ -63,7 +63,12 @@ export class Unbound {
       ...(z.servfail ?? []).flatMap((name) => ['stub-zone:', `  name: ${quote(name)}`, `  stub-addr: 127.0.0.1@${server.port}`]),
     ];
     writeFileSync(join(dir, 'unbound.conf'), lines.join('\n') + '\n');
-    await server.run();
+    try {
+      await server.run();
+    } catch (err) {
+      await server.stop(); // never leave an unbound behind, even when it did not get ready
+      throw err;
+    }
     return server;
   }
 
