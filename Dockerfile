@@ -25,7 +25,7 @@ COPY --from=build /src/dist ./dist
 RUN mkdir -p /var/lib/tinomail && chown node:node /var/lib/tinomail
 # Unprivileged; the system exporter reads the host through /proc (docker-compose.yml gives it the host's pid namespace).
 USER node
-# wildduck, gelf, mongodb, redis, system, probe, reports exporters; GELF input (docs/ports.md).
-EXPOSE 9741 9742 9743 9744 9745 9749 9751 12201/udp 12201/tcp
+# wildduck, gelf, mongodb, redis, system, probe, reports, dns exporters; GELF input (docs/ports.md).
+EXPOSE 9741 9742 9743 9744 9745 9749 9750 9751 12201/udp 12201/tcp
 ENTRYPOINT ["node", "dist/cli.js"]
 CMD ["all"]

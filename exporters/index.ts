@@ -1,5 +1,6 @@
 /** Every exporter the command line knows, in the order `all` starts them. */
 import type { ExporterDefinition } from './kit/exporter';
+import { definition as dns } from './dns';
 import { definition as gelf } from './gelf';
 import { definition as mongodb } from './mongodb';
 import { definition as probe } from './probe';
@@ -8,4 +9,4 @@ import { definition as reports } from './reports';
 import { definition as system } from './system';
 import { definition as wildduck } from './wildduck';
 
-export const exporters: ExporterDefinition[] = [wildduck, gelf, mongodb, redis, system, probe, reports];
+export const exporters: ExporterDefinition[] = [wildduck, gelf, mongodb, redis, system, probe, reports, dns];

@@ -68,9 +68,9 @@ describe('generated dashboards', () => {
     for (const d of rendered) expect(readFileSync(join(DIR, d.file), 'utf8')).toBe(d.json);
   });
 
-  test('the six dashboards of the issue are there', () => {
+  test('the six dashboards of the issue are there, and Reputation (issue 15)', () => {
     expect(dashboards.map((d) => d.uid).sort()).toEqual(
-      ['tinomail-datastores', 'tinomail-hosts', 'tinomail-inbound', 'tinomail-mailboxes', 'tinomail-outbound', 'tinomail-overview', 'tinomail-reports'].sort(),
+      ['tinomail-datastores', 'tinomail-hosts', 'tinomail-inbound', 'tinomail-mailboxes', 'tinomail-outbound', 'tinomail-overview', 'tinomail-reports', 'tinomail-reputation'].sort(),
     );
   });
 

@@ -3,7 +3,7 @@
  * a file_sd file whose default target uses the port of docs/ports.md; intervals as promised; blackbox probes wired
  * to modules that exist in prometheus/blackbox.yml.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROMETHEUS_DIR, readYaml, ROOT, tool } from './support';
 import { documentedPort } from '../helpers/ports';
@@ -40,6 +40,7 @@ const DOCUMENTED: Record<string, string> = {
   'system-exporter': 'system exporter',
   'reports-exporter': 'reports exporter',
   'probe-exporter': 'probe exporter',
+  'dns-exporter': 'dns exporter',
   haraka: 'Haraka plugin',
   'zonemta-tinomail': 'ZoneMTA plugin `/metrics`',
   zonemta: 'ZoneMTA API',
@@ -51,7 +52,7 @@ const DOCUMENTED: Record<string, string> = {
   alertmanager: 'Alertmanager',
 };
 
-test('promtool check config accepts prometheus.yml with both rule files', () => {
+test('promtool check config accepts prometheus.yml with every rule file', () => {
   const r = tool('promtool', ['check', 'config', 'prometheus/prometheus.yml']);
   expect(r.stdout + r.stderr).toMatch(/SUCCESS: \d+ rule files found/);
   expect(r.stdout + r.stderr).toContain('is valid prometheus config file syntax');
