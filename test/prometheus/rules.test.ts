@@ -138,8 +138,8 @@ describe('metric names used by the rules', () => {
   const recorded = new Set(recordings.map((r) => r.record));
   const rules = [...recordings.map((r) => ({ name: r.record, expr: r.expr })), ...alerts.map((a) => ({ name: `${a.alert} (${a.labels?.severity})`, expr: a.expr }))];
 
-  // Labels every series gets from the scrape config (job, instance, host; module for probes).
-  const targetLabels = ['job', 'instance', 'host', 'module'];
+  // Labels every series gets from the scrape config (job, instance, host; module for probes; serves on Redis).
+  const targetLabels = ['job', 'instance', 'host', 'module', 'serves'];
   const labelsOf = new Map<string, string[]>();
   for (const e of catalogue) for (const s of seriesNames(e)) labelsOf.set(s, s.endsWith('_bucket') ? [...e.labels, 'le'] : e.labels);
   for (const [name, n] of native) labelsOf.set(name, n.labels);
