@@ -19,6 +19,29 @@ function alert(labels: Labels, description = `${labels.alertname} on ${labels.ho
   };
 }
 
+type Alert = ReturnType<typeof alert>;
+
+/**
+ * For the describe block it is called in: a real Alertmanager with the shipped configuration and a receiver, started
+ * before its tests with `alerts` posted to it, and stopped after them.
+ */
+function shippedAlertmanager(alerts: () => Alert[]): { receiver: Receiver; am: RunningAlertmanager } {
+  const ctx = {} as { dir: string; receiver: Receiver; am: RunningAlertmanager };
+  beforeAll(async () => {
+    ctx.dir = mkdtempSync(join(tmpdir(), 'tinomail-am-'));
+    ctx.receiver = await startReceiver();
+    ctx.am = await startAlertmanager(ctx.dir, testAlertmanagerConfig(ctx.dir, ctx.receiver.url));
+    const res = await fetch(`${ctx.am.url}/api/v2/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alerts()) });
+    expect(res.status).toBe(200);
+  });
+  afterAll(async () => {
+    await ctx.am?.stop();
+    await ctx.receiver?.close();
+    if (ctx.dir) rmSync(ctx.dir, { recursive: true, force: true });
+  });
+  return ctx;
+}
+
 type Case = [string, Labels, boolean]; // what, labels, inhibited?
 
 // The databases are down: their mail symptoms everywhere are silenced, the rest is not.
@@ -92,28 +115,11 @@ describe.each([
   ['a Redis of something else down', otherRedisDown],
   ['targets down', targetsDown],
 ])('Alertmanager with the shipped configuration: %s', (_scenario, cases) => {
-  let dir: string;
-  let receiver: Receiver;
-  let am: RunningAlertmanager;
+  const ctx = shippedAlertmanager(() => cases.map(([, labels]) => alert(labels)));
   let state: { labels: Labels; status: { inhibitedBy: string[] }; receivers: { name: string }[] }[];
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tinomail-am-'));
-    receiver = await startReceiver();
-    am = await startAlertmanager(dir, testAlertmanagerConfig(dir, receiver.url));
-    const res = await fetch(`${am.url}/api/v2/alerts`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(cases.map(([, labels]) => alert(labels))),
-    });
-    expect(res.status).toBe(200);
-    state = await getJson(`${am.url}/api/v2/alerts`);
-  });
-
-  afterAll(async () => {
-    await am?.stop();
-    await receiver?.close();
-    rmSync(dir, { recursive: true, force: true });
+    state = await getJson(`${ctx.am.url}/api/v2/alerts`);
   });
 
   const find = (labels: Labels) => {
@@ -131,41 +137,24 @@ describe.each([
     const notified = (labels: Labels, p: Post) => (p.body.alerts ?? []).some((a: { labels: Labels }) => sameLabels(labels, a.labels));
     for (const [, labels, inhibited] of cases) {
       const expectedPath = path[labels.severity];
-      if (!inhibited && expectedPath) await receiver.waitFor((p) => p.path === expectedPath && notified(labels, p));
+      if (!inhibited && expectedPath) await ctx.receiver.waitFor((p) => p.path === expectedPath && notified(labels, p));
     }
     // Every group has been flushed by now: an inhibited alert would have been notified with its group.
     for (const [, labels, inhibited] of cases) {
-      if (inhibited || !path[labels.severity]) expect([labels, receiver.posts.some((p) => notified(labels, p))]).toEqual([labels, false]);
+      if (inhibited || !path[labels.severity]) expect([labels, ctx.receiver.posts.some((p) => notified(labels, p))]).toEqual([labels, false]);
     }
   });
 });
 
 describe('notification templates', () => {
-  let dir: string;
-  let receiver: Receiver;
-  let am: RunningAlertmanager;
-
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tinomail-am-'));
-    receiver = await startReceiver();
-    am = await startAlertmanager(dir, testAlertmanagerConfig(dir, receiver.url));
-    const alerts = [
-      alert({ alertname: 'TinomailRedisDown', severity: 'critical', service: 'redis', host: 'mail1', instance: 'mail1:9744' }, 'The redis exporter on mail1 has not reached Redis for a minute.'),
-      alert({ alertname: 'TinomailCollectorFailing', severity: 'warning', service: 'monitoring', host: 'mail2', instance: 'mail2:9744', collector: 'mail_keys' }, 'Collector mail_keys failed.'),
-      alert({ alertname: 'TinomailSomethingToKnow', severity: 'info', host: 'mail1' }),
-    ];
-    const res = await fetch(`${am.url}/api/v2/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alerts) });
-    expect(res.status).toBe(200);
-  });
-
-  afterAll(async () => {
-    await am?.stop();
-    await receiver?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const ctx = shippedAlertmanager(() => [
+    alert({ alertname: 'TinomailRedisDown', severity: 'critical', service: 'redis', host: 'mail1', instance: 'mail1:9744' }, 'The redis exporter on mail1 has not reached Redis for a minute.'),
+    alert({ alertname: 'TinomailCollectorFailing', severity: 'warning', service: 'monitoring', host: 'mail2', instance: 'mail2:9744', collector: 'mail_keys' }, 'Collector mail_keys failed.'),
+    alert({ alertname: 'TinomailSomethingToKnow', severity: 'info', host: 'mail1' }),
+  ]);
 
   test('critical pages: PagerDuty event with the routing key from its file, summary, description and runbook link', async () => {
-    const post = await receiver.waitFor((p) => p.path === '/pagerduty');
+    const post = await ctx.receiver.waitFor((p) => p.path === '/pagerduty');
     expect(post.body.routing_key).toBe('test-routing-key');
     expect(post.body.event_action).toBe('trigger');
     expect(post.body.payload.summary).toBe('[FIRING:1] TinomailRedisDown on mail1 (critical)');
@@ -176,7 +165,7 @@ describe('notification templates', () => {
   });
 
   test('warning goes to chat: Slack message with the webhook URL from its file, summary, description and runbook', async () => {
-    const post = await receiver.waitFor((p) => p.path === '/chat');
+    const post = await ctx.receiver.waitFor((p) => p.path === '/chat');
     const [attachment] = post.body.attachments;
     expect(post.body.channel).toBe('#mail-alerts');
     expect(attachment.title).toBe('[FIRING:1] TinomailCollectorFailing on mail2 (warning)');
@@ -188,74 +177,39 @@ describe('notification templates', () => {
   });
 
   test('info notifies nobody (the blackhole receiver)', async () => {
-    const state = await getJson<{ labels: Labels; receivers: { name: string }[] }[]>(`${am.url}/api/v2/alerts?filter=severity%3D%22info%22`);
+    const state = await getJson<{ labels: Labels; receivers: { name: string }[] }[]>(`${ctx.am.url}/api/v2/alerts?filter=severity%3D%22info%22`);
     expect(state.map((a) => a.receivers.map((r) => r.name))).toEqual([['blackhole']]);
-    await receiver.waitFor((p) => p.path === '/ticket');
-    await receiver.waitFor((p) => p.path === '/pager');
-    expect(JSON.stringify(receiver.posts)).not.toContain('TinomailSomethingToKnow');
+    await ctx.receiver.waitFor((p) => p.path === '/ticket');
+    await ctx.receiver.waitFor((p) => p.path === '/pager');
+    expect(JSON.stringify(ctx.receiver.posts)).not.toContain('TinomailSomethingToKnow');
   });
 });
 
 describe("the Watchdog reaches the dead man's switch, and nobody else", () => {
-  let dir: string;
-  let receiver: Receiver;
-  let am: RunningAlertmanager;
-  const watchdog = { alertname: 'TinomailWatchdog', severity: 'info', service: 'monitoring' };
-
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tinomail-am-'));
-    receiver = await startReceiver();
-    am = await startAlertmanager(dir, testAlertmanagerConfig(dir, receiver.url));
-    const res = await fetch(`${am.url}/api/v2/alerts`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify([alert(watchdog, 'The Watchdog fires (value 1) for as long as the alerting pipeline works.')]),
-    });
-    expect(res.status).toBe(200);
-  });
-
-  afterAll(async () => {
-    await am?.stop();
-    await receiver?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const ctx = shippedAlertmanager(() => [
+    alert({ alertname: 'TinomailWatchdog', severity: 'info', service: 'monitoring' }, 'The Watchdog fires (value 1) for as long as the alerting pipeline works.'),
+  ]);
 
   test('the heartbeat gets a POST with the key from its file as GenieKey authorization', async () => {
-    const post = await receiver.waitFor((p) => p.path === '/heartbeat');
+    const post = await ctx.receiver.waitFor((p) => p.path === '/heartbeat');
     expect(post.headers.authorization).toBe('GenieKey test-heartbeat-key');
     expect(post.body.receiver).toBe('deadmansswitch');
     expect(post.body.alerts.map((a: { labels: Labels }) => a.labels.alertname)).toEqual(['TinomailWatchdog']);
-    const state = await getJson<{ receivers: { name: string }[] }[]>(`${am.url}/api/v2/alerts`);
+    const state = await getJson<{ receivers: { name: string }[] }[]>(`${ctx.am.url}/api/v2/alerts`);
     expect(state.map((a) => a.receivers.map((r) => r.name))).toEqual([['deadmansswitch']]);
-    expect(receiver.posts.filter((p) => p.path !== '/heartbeat')).toEqual([]);
+    expect(ctx.receiver.posts.filter((p) => p.path !== '/heartbeat')).toEqual([]);
   });
 });
 
 describe('every alert of the rules reaches the receiver of its severity', () => {
-  let dir: string;
-  let receiver: Receiver;
-  let am: RunningAlertmanager;
   const expected: Record<string, string> = { critical: 'oncall-pager', warning: 'team-ticket', info: 'blackhole' };
   // One alert per rule, labelled as the rule labels it (its static labels, and a host); each gets its own host so
   // that no inhibition between them matters here.
   const rules = alertRules().map((rule, i) => ({ rule, labels: { alertname: rule.alert, host: `host${i}`, ...(rule.labels ?? {}) } as Labels }));
-
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tinomail-am-'));
-    receiver = await startReceiver();
-    am = await startAlertmanager(dir, testAlertmanagerConfig(dir, receiver.url));
-    const res = await fetch(`${am.url}/api/v2/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(rules.map((r) => alert(r.labels))) });
-    expect(res.status).toBe(200);
-  });
-
-  afterAll(async () => {
-    await am?.stop();
-    await receiver?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const ctx = shippedAlertmanager(() => rules.map((r) => alert(r.labels)));
 
   test('Alertmanager routes each rule to the receiver of its severity (the Watchdog to the dead man\'s switch)', async () => {
-    const state = await getJson<{ labels: Labels; receivers: { name: string }[] }[]>(`${am.url}/api/v2/alerts`);
+    const state = await getJson<{ labels: Labels; receivers: { name: string }[] }[]>(`${ctx.am.url}/api/v2/alerts`);
     expect(state).toHaveLength(rules.length);
     for (const { rule, labels } of rules) {
       const found = state.find((a) => sameLabels(labels, a.labels));
