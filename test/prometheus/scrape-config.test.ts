@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PROMETHEUS_DIR, readYaml, ROOT, tool } from './support';
+import { PROMETHEUS_DIR, readYaml, ROOT, ruleFiles, tool } from './support';
 import { documentedPort } from '../helpers/ports';
 
 interface ScrapeConfig {
@@ -49,9 +49,9 @@ const DOCUMENTED: Record<string, string> = {
   alertmanager: 'Alertmanager',
 };
 
-test('promtool check config accepts prometheus.yml with both rule files', () => {
+test('promtool check config accepts prometheus.yml with every rule file', () => {
   const r = tool('promtool', ['check', 'config', 'prometheus/prometheus.yml']);
-  expect(r.stdout + r.stderr).toContain('SUCCESS: 2 rule files found');
+  expect(r.stdout + r.stderr).toContain(`SUCCESS: ${ruleFiles().length} rule files found`);
   expect(r.stdout + r.stderr).toContain('is valid prometheus config file syntax');
   expect(r.code).toBe(0);
 });
