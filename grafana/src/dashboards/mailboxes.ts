@@ -242,7 +242,10 @@ export const mailboxes: DashboardSpec = {
               expr: `(sum(rate(wildduck_connections_total{service="imap", ${H}}[${RI}])) or sum(rate(gelf_imap_connections_total{result="established", ${H}}[${RI}]))) * 60`,
               legend: 'sessions/min',
             },
-            { expr: `sum(rate(gelf_imap_connections_total{result="limited", ${H}}[${RI}])) * 60`, legend: 'refused at the limit/min' },
+            {
+              expr: `(sum(rate(gelf_imap_connections_total{result="limited", ${H}}[${RI}])) or 0 * sum(rate(gelf_imap_connections_total{${H}}[${RI}]))) * 60`,
+              legend: 'refused at the limit/min',
+            },
             { expr: `max(redis_wildduck_imap_connected_users{${H}})`, legend: 'users connected' },
             { expr: `max(redis_wildduck_imap_connections_per_user_max{${H}})`, legend: 'most connections of one user' },
           ],
