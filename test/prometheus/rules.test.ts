@@ -1,7 +1,7 @@
 /**
  * The rules: promtool accepts them and their unit tests pass; every alert carries what on-call needs and has a
  * firing and a non-firing test case; every metric a rule uses exists (this repository's catalogue or the
- * documented native metrics of ZoneMTA, WildDuck, Rspamd, node_exporter and blackbox_exporter).
+ * documented native metrics of ZoneMTA, WildDuck, Rspamd, node_exporter, blackbox_exporter, Prometheus and Alertmanager).
  */
 import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
