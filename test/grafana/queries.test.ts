@@ -25,6 +25,7 @@ const NO_DATA_HERE: [RegExp, string][] = [
   [/^reports_(dmarc|tlsrpt|last|watching)_/, 'no DMARC or TLS-RPT report mailbox in the demo (test/reports has them)'],
   [/^probe_(?!up$|build_info$|scrape_duration_seconds$)/, 'the demo runs the mail probe without routes (test/probe covers them)'],
   [/^dns_(?!up$|build_info$|scrape_duration_seconds$)/, 'the demo gives the dns exporter no own IPs or domains (test/dns runs it on unbound)'],
+  [/^redis_replication_master_link_up$/, "the demo's Redis is a primary: the link gauge exists on replicas only"],
 ];
 
 interface PanelQuery {

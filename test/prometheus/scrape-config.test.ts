@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PROMETHEUS_DIR, readYaml, ROOT, tool } from './support';
+import { PROMETHEUS_DIR, readYaml, ROOT, ruleFiles, tool } from './support';
 import { documentedPort } from '../helpers/ports';
 
 interface ScrapeConfig {
@@ -54,7 +54,7 @@ const DOCUMENTED: Record<string, string> = {
 
 test('promtool check config accepts prometheus.yml with every rule file', () => {
   const r = tool('promtool', ['check', 'config', 'prometheus/prometheus.yml']);
-  expect(r.stdout + r.stderr).toMatch(/SUCCESS: \d+ rule files found/);
+  expect(r.stdout + r.stderr).toContain(`SUCCESS: ${ruleFiles().length} rule files found`);
   expect(r.stdout + r.stderr).toContain('is valid prometheus config file syntax');
   expect(r.code).toBe(0);
 });
