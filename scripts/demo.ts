@@ -90,7 +90,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
     // Haraka with the plugin.
     let haraka: RunningHaraka | undefined;
     if (existsSync(join(HARAKA_PLUGIN_DIR, 'dist', 'index.js'))) {
-      haraka = await startHaraka(join(dir, 'haraka'), 2525, 9746);
+      haraka = await startHaraka(join(dir, 'haraka'), fixed ? 2525 : 0, fixed ? 9746 : 0);
       stops.push(() => new Promise<void>((resolve) => haraka!.rspamd.close(() => resolve())));
       stops.push(() => haraka!.child.stop());
       targets.haraka = [address(haraka.metricsUrl)];
