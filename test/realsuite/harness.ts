@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { banner, Daemon, freePort, httpStatus, until } from './daemon';
+import { banner, Daemon, freePorts, httpStatus, until } from './daemon';
 import { type SuiteAlertmanager, startSuiteAlertmanager, startSuitePrometheus } from './monitoring';
 
 export type ExporterName = 'wildduck' | 'gelf' | 'mongodb' | 'redis' | 'system';
@@ -33,6 +33,10 @@ export interface RealSuiteOptions {
   ruleFiles?: string[];
   /** Exporters to run with the 'exporters' service (default: all five) */
   exporters?: ExporterName[];
+  /** Scrape interval and timeout of single Prometheus jobs, e.g. { 'wildduck-exporter': { interval: '15s', timeout: '14s' } } */
+  jobIntervals?: Record<string, { interval: string; timeout: string }>;
+  /** Extra flags per exporter, after the harness's own */
+  exporterFlags?: Partial<Record<ExporterName, string[]>>;
   /** Load the two tinomail plugins into ZoneMTA and Haraka (default true; the benchmark turns them off) */
   plugins?: boolean;
 }
@@ -138,23 +142,11 @@ export async function startRealSuite(options: RealSuiteOptions = {}): Promise<Re
   // Plugins' runtime dependencies (prom-client, msgpack-js) resolve from the repository, as from an operator's app.
   const nodePath = join(REPO, 'node_modules');
 
-  const ports = {
-    mongo: await freePort(),
-    redis: await freePort(),
-    wdApi: await freePort(),
-    wdMetrics: await freePort(),
-    imap: await freePort(),
-    pop3: await freePort(),
-    lmtp: await freePort(),
-    gelf: await freePort(),
-    feeder: await freePort(),
-    zmApi: await freePort(),
-    zmQueue: await freePort(),
-    zmPlugin: await freePort(),
-    zmLog: await freePort(),
-    smtp: await freePort(),
-    hkPlugin: await freePort(),
-  };
+  const PORT_NAMES = ['mongo', 'redis', 'wdApi', 'wdMetrics', 'imap', 'pop3', 'lmtp', 'gelf', 'feeder', 'zmApi', 'zmQueue', 'zmPlugin', 'zmLog', 'smtp', 'hkPlugin'] as const;
+  const allPorts = await freePorts(PORT_NAMES.length + EXPORTERS.length);
+  const ports = Object.fromEntries(PORT_NAMES.map((name, i) => [name, allPorts[i]])) as Record<(typeof PORT_NAMES)[number], number>;
+  const exporterPorts = Object.fromEntries(EXPORTERS.map((name, i) => [name, allPorts[PORT_NAMES.length + i]])) as Record<ExporterName, number>;
+
   const daemons = new Map<ServiceName, Daemon>();
   const exporterProcesses = new Map<ExporterName, { daemon: Daemon; url: string }>();
   const notes: string[] = [];
@@ -337,8 +329,8 @@ ${options.wildduckToml ?? ''}
         system: [],
       };
       for (const name of options.exporters ?? EXPORTERS) {
-        const port = await freePort();
-        const d = new Daemon(`${name} exporter`, process.execPath, [cli, name, `--web.listen-address=${HOST}:${port}`, '--log.level=warn', ...flags[name]], { cwd: dir, logFile: logFile(`${name}-exporter`) });
+        const port = exporterPorts[name];
+        const d = new Daemon(`${name} exporter`, process.execPath, [cli, name, `--web.listen-address=${HOST}:${port}`, '--log.level=warn', ...flags[name], ...(options.exporterFlags?.[name] ?? [])], { cwd: dir, logFile: logFile(`${name}-exporter`) });
         exporterProcesses.set(name, { daemon: d, url: `http://${HOST}:${port}` });
         await d.waitFor('/-/ready', async () => (await httpStatus(`http://${HOST}:${port}/-/ready`)) === 200, READY_MS);
       }
@@ -347,7 +339,7 @@ ${options.wildduckToml ?? ''}
       extra.alertmanager = await startSuiteAlertmanager(dir);
     },
     prometheus: async () => {
-      extra.prometheus = await startSuitePrometheus(dir, suiteTargets(), options.scrapeInterval ?? '2s', extra.alertmanager?.url, options.ruleFiles);
+      extra.prometheus = await startSuitePrometheus(dir, suiteTargets(), options.scrapeInterval ?? '2s', extra.alertmanager?.url, options.ruleFiles, options.jobIntervals);
     },
   };
 
