@@ -71,6 +71,8 @@ export interface RealSuite {
 }
 
 export const REPO = join(__dirname, '..', '..');
+/** The mail domain WildDuck hosts and Haraka accepts. */
+export const DOMAIN = 'realsuite.test';
 export const SUITE_PACKAGE = join(REPO, 'realsuite');
 const MODULES = join(SUITE_PACKAGE, 'node_modules');
 /** The daemons' Node (>= 22.19); the project itself stays on Node 20. */
@@ -135,7 +137,7 @@ export async function startRealSuite(options: RealSuiteOptions = {}): Promise<Re
   if (missing) throw new Error(missing);
   const services = withDependencies(options.services ?? ORDER);
   const dir = mkdtempSync(join(tmpdir(), 'tinomail-realsuite-'));
-  const domain = 'realsuite.test';
+  const domain = DOMAIN;
   const token = 'realsuite-access-token';
   const zone = 'outbound';
   const withPlugins = options.plugins !== false;
