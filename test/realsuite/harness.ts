@@ -9,8 +9,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startFakeRspamd } from '../../scripts/demo/haraka';
 import { banner, Daemon, freePorts, httpStatus, until } from './daemon';
 import { type SuiteAlertmanager, startSuiteAlertmanager, startSuitePrometheus } from './monitoring';
 
@@ -88,7 +91,7 @@ const NEEDS: Record<ServiceName, ServiceName[]> = {
   redis: [],
   rspamd: [],
   wildduck: ['mongo', 'redis'],
-  haraka: ['wildduck'],
+  haraka: ['wildduck', 'rspamd'],
   zonemta: ['mongo', 'redis', 'haraka'],
   exporters: ['wildduck', 'mongo', 'redis'],
   prometheus: ['exporters', 'zonemta', 'haraka', 'wildduck', 'alertmanager'],
@@ -152,6 +155,7 @@ export async function startRealSuite(options: RealSuiteOptions = {}): Promise<Re
   const daemons = new Map<ServiceName, Daemon>();
   const exporterProcesses = new Map<ExporterName, { daemon: Daemon; url: string }>();
   const notes: string[] = [];
+  let fakeRspamd: Server | undefined;
   const timings: Partial<Record<ServiceName, number>> = {};
   const extra: { prometheus?: { url: string; stop(): Promise<void> }; alertmanager?: SuiteAlertmanager } = {};
 
@@ -270,7 +274,7 @@ ${options.wildduckToml ?? ''}
     'log.ini': '[main]\nlevel=info\n',
     me: 'mx.realsuite.test\n',
     host_list: `${domain}\n`,
-    plugins: [...(withPlugins ? ['tinomail'] : []), ...(options.harakaTls ? ['tls'] : []), 'wildduck', 'queue/lmtp'].join('\n') + '\n',
+    plugins: [...(withPlugins ? ['tinomail'] : []), ...(options.harakaTls ? ['tls'] : []), 'wildduck', ...(services.includes('rspamd') ? ['rspamd'] : []), 'queue/lmtp'].join('\n') + '\n',
     'lmtp.ini': `[main]\nhost=${HOST}\nport=${ports.lmtp}\n`,
     'realsuite.json': JSON.stringify({ api: wdApi, token, domain, rejects: lowerKeys(options.harakaRejects ?? {}) }),
     'tinomail.ini': `[server]\nlisten=${HOST}:${ports.hkPlugin}\n`,
@@ -290,7 +294,13 @@ ${options.wildduckToml ?? ''}
       await d.waitFor('"Ready to accept connections"', () => /Ready to accept connections/.test(d.output()), READY_MS);
     },
     rspamd: async () => {
-      notes.push('rspamd: not started (the Debian package is not installed here, and it does not start within the test budget); Haraka and ZoneMTA run without spam checks');
+      // The Debian rspamd is not installed by the test dependencies and was not tried within the test budget: the
+      // stand-in of scripts/demo/haraka.ts answers /checkv2 as rspamd 3.x does, for the real haraka-plugin-rspamd.
+      const server = await startFakeRspamd();
+      fakeRspamd = server;
+      const { port } = server.address() as AddressInfo;
+      writeFileSync(join(hkConfig, 'rspamd.ini'), `host=${HOST}\nport=${port}\n[check]\nlocal_ip=true\nprivate_ip=true\n`);
+      notes.push('rspamd: a stand-in answering as rspamd 3.x (scripts/demo/haraka.ts), not the Debian rspamd; ZoneMTA runs without spam checks');
     },
     wildduck: async () => {
       const d = new Daemon('wildduck', NODE22, [join(WILDDUCK, 'server.js'), `--config=${join(wdDir, 'realsuite.toml')}`], {
@@ -362,6 +372,9 @@ ${options.wildduckToml ?? ''}
     if (name === 'exporters') {
       for (const e of exporterProcesses.values()) await e.daemon.stop();
       exporterProcesses.clear();
+    } else if (name === 'rspamd') {
+      await new Promise((resolve) => (fakeRspamd ? fakeRspamd.close(resolve) : resolve(undefined)));
+      fakeRspamd = undefined;
     } else if (name === 'prometheus' || name === 'alertmanager') {
       await extra[name]?.stop().catch(() => undefined);
       delete extra[name];
