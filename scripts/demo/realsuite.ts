@@ -14,7 +14,7 @@ export const DEMO_ALERTS: Record<string, string> = {
   TinomailCollectorFailing: 'CongoDB, the stand-in for MongoDB, lacks dbStats/$collStats for the databases collector (a real mongod has them)',
   TinomailExporterDown: 'on a busy machine the system exporter can take longer than the demo\'s 2 s scrape timeout (the shipped config gives 10 s)',
   TinomailMailProcessNotRunning: 'the system exporter looks for the processes of a real installation (mongod, rspamd, ...): some are not run by the demo',
-  TinomailMailServiceDown: 'Rspamd is not part of the demo (not installed here), or a daemon was stopped',
+  TinomailMailServiceDown: 'a daemon of the demo was stopped (or could not keep up on a busy machine)',
   TinomailSendingIPHighFailureRatio: 'the demo refuses and defers part of its own outbound mail on purpose',
   TinomailNoLogEvents: 'only WildDuck sends GELF in the demo: haraka-plugin-wildduck and zonemta-wildduck are not on npm',
   TinomailDeferredQueueGrowing: 'mail to soft@ is deferred (451) on purpose and piles up in the queue',
