@@ -21,11 +21,11 @@ WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 RUN npm install --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
 COPY --from=build /src/dist ./dist
-# The probe's state file (messages in flight) lives here; docker-compose.yml mounts a volume over it.
-RUN mkdir -p /var/lib/tinomail-monitor && chown node:node /var/lib/tinomail-monitor
+# State files of the reports exporter and the probe (docker-compose.yml mounts a volume here; it takes this owner).
+RUN mkdir -p /var/lib/tinomail && chown node:node /var/lib/tinomail
 # Unprivileged; the system exporter reads the host through /proc (docker-compose.yml gives it the host's pid namespace).
 USER node
-# wildduck, gelf, mongodb, redis, system, probe exporters; GELF input (docs/ports.md).
-EXPOSE 9741 9742 9743 9744 9745 9749 12201/udp 12201/tcp
+# wildduck, gelf, mongodb, redis, system, probe, reports, dns exporters; GELF input (docs/ports.md).
+EXPOSE 9741 9742 9743 9744 9745 9749 9750 9751 12201/udp 12201/tcp
 ENTRYPOINT ["node", "dist/cli.js"]
 CMD ["all"]

@@ -1,5 +1,6 @@
 /**
- * `npm run demo`: the suite working on a machine without a mail server. It runs a real Haraka with
+ * `npm run demo` runs the real mail suite (scripts/demo/realsuite.ts). startDemo() here is the lighter demo: the suite
+ * working on a machine without WildDuck or ZoneMTA. It runs a real Haraka with
  * haraka-plugin-tinomail, the ZoneMTA plugin loaded by ZoneMTA's own plugin loader and fed through log.remote,
  * every exporter, redis-server and Prometheus with the shipped rules when they are installed; sends synthetic
  * traffic (SMTP, GELF from real clients, ZoneMTA log entries, WildDuck's Redis keys); prints where to look; and
@@ -15,6 +16,7 @@ import { type RunningExporter, runExporter } from '../exporters/kit/run';
 import { HARAKA_PLUGIN_DIR, type RunningHaraka, startHaraka } from './demo/haraka';
 import { type Child, freePort, httpOk, startChild, waitFor, which } from './demo/processes';
 import { type RunningPrometheus, startPrometheus, writePrometheusConfig } from './demo/prometheus';
+import { describeRealDemo, firingAlerts, startRealDemo } from './demo/realsuite';
 import { Traffic } from './demo/traffic';
 
 const REPO = join(__dirname, '..');
@@ -90,7 +92,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
     // Haraka with the plugin.
     let haraka: RunningHaraka | undefined;
     if (existsSync(join(HARAKA_PLUGIN_DIR, 'dist', 'index.js'))) {
-      haraka = await startHaraka(join(dir, 'haraka'), 2525, 9746);
+      haraka = await startHaraka(join(dir, 'haraka'), fixed ? 2525 : 0, fixed ? 9746 : 0);
       stops.push(() => new Promise<void>((resolve) => haraka!.rspamd.close(() => resolve())));
       stops.push(() => haraka!.child.stop());
       targets.haraka = [address(haraka.metricsUrl)];
@@ -167,33 +169,26 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
   }
 }
 
-function describe(demo: Demo): string {
-  const lines = ['', 'tinomail-monitor demo is running. Where to look:', ''];
-  for (const [job, addresses] of Object.entries(demo.targets)) for (const a of addresses) lines.push(`  ${job.padEnd(20)} http://${a}/metrics`);
-  if (demo.smtpPort) lines.push('', `  Haraka SMTP          127.0.0.1:${demo.smtpPort}  (send your own: swaks --server 127.0.0.1:${demo.smtpPort} --to alice@example.com)`);
-  if (demo.prometheusUrl) {
-    lines.push(
-      '',
-      `  Prometheus           ${demo.prometheusUrl}   (targets: ${demo.prometheusUrl}/targets, alerts: ${demo.prometheusUrl}/alerts)`,
-      `    try: sum by (result) (rate(haraka_messages_total[1m]))`,
-      `         sum by (zone, outcome) (rate(zonemta_tinomail_deliveries_total[1m]))`,
-      `  Grafana: import grafana/dashboards/*.json into a Grafana whose Prometheus datasource is ${demo.prometheusUrl}`,
-      `           or, with Docker: GRAFANA_ADMIN_PASSWORD=... GRAFANA_PROMETHEUS_URL=${demo.prometheusUrl} docker compose up --no-deps grafana`,
-    );
-  }
-  for (const s of demo.skipped) lines.push(`  not running: ${s}`);
-  lines.push('', 'Traffic: a round of SMTP, GELF, ZoneMTA log entries and Redis keys every 2 seconds. Ctrl-C stops everything.', '');
-  return lines.join('\n');
-}
-
 if (require.main === module) {
-  startDemo({ ports: 'default', trafficEveryMs: 2000 }).then(
+  // `npm run demo`: the real mail suite with traffic (scripts/demo/realsuite.ts). startDemo() above is the lighter
+  // demo without WildDuck and ZoneMTA that test/grafana/queries.test.ts runs.
+  startRealDemo().then(
     (demo) => {
-      process.stdout.write(describe(demo));
+      process.stdout.write(describeRealDemo(demo));
+      const prometheusUrl = demo.suite.prometheus?.url;
+      const report = prometheusUrl
+        ? setInterval(() => {
+            firingAlerts(prometheusUrl).then(
+              (alerts) => process.stdout.write(`${new Date().toISOString()} firing: ${alerts.length ? alerts.join('; ') : 'none'}\n`),
+              () => undefined,
+            );
+          }, 30_000)
+        : undefined;
       let stopping = false;
       const shutdown = () => {
         if (stopping) process.exit(1); // a second Ctrl-C: do not wait
         stopping = true;
+        if (report) clearInterval(report);
         process.stdout.write('\nstopping...\n');
         demo.stop().then(() => process.exit(0));
       };

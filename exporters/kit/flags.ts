@@ -156,3 +156,10 @@ export function formatHelp(specs: FlagSpec[]): string {
     })
     .join('\n');
 }
+
+/** The value of a numeric flag that must be greater than 0 (sizes, counts, intervals); a FlagError naming it otherwise. */
+export function positiveFlag(flags: FlagValues, name: string): number {
+  const value = flags[name] as number;
+  if (!(value > 0)) throw new FlagError(`--${name} must be greater than 0`);
+  return value;
+}

@@ -80,7 +80,7 @@ export const definition: ExporterDefinition = {
       name: 'probe.state.file',
       type: 'string',
       default: '',
-      help: 'File keeping the messages in flight across restarts (e.g. /var/lib/tinomail-monitor/probe-state.json); none: kept in memory only.',
+      help: 'File keeping the messages in flight across restarts (e.g. /var/lib/tinomail/probe-state.json); none: kept in memory only.',
     },
   ],
   create: (ctx) => new ProbeExporter(ctx),

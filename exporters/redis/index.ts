@@ -19,6 +19,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'redis.scan-time-budget', type: 'duration', default: '10s', help: 'A SCAN pass stops after this long; the next pass continues where it stopped.' },
   { name: 'redis.scan-key-budget', type: 'int', default: '2000000', help: 'A SCAN pass stops after examining this many keys; the next pass continues where it stopped.' },
   { name: 'redis.auth-lockout-failures', type: 'int', default: '12', help: 'Failed password logins at which WildDuck locks a user out (consts.USER_AUTH_FAILURES).' },
+  { name: 'redis.recipient-limit', type: 'int', default: '2000', help: "Daily recipient limit of an account (WildDuck's const:max:recipients, 2000 by default, or zonemta-wildduck's maxRecipients): each wdr counter is compared with it." },
   { name: 'redis.totp-lockout-failures', type: 'int', default: '6', help: 'Failed TOTP codes at which WildDuck locks a user out (consts.TOTP_FAILURES).' },
 ];
 
@@ -58,6 +59,7 @@ class RedisExporter implements Exporter {
       timeBudgetMs: positive(ctx, 'redis.scan-time-budget'),
       keyBudget: positive(ctx, 'redis.scan-key-budget'),
       lockoutFailures: { password: positive(ctx, 'redis.auth-lockout-failures'), totp: positive(ctx, 'redis.totp-lockout-failures') },
+      recipientLimit: positive(ctx, 'redis.recipient-limit'),
     };
     if (!/^rediss?:\/\//.test(uri)) throw new FlagError('--redis.uri must start with redis:// or rediss://');
 
@@ -87,6 +89,7 @@ class RedisExporter implements Exporter {
 
     const info = new InfoMetrics(ctx.registry);
     this.mailKeys = new MailKeyMetrics(ctx.registry);
+    this.mailKeys.recipientLimit.set(scanOptions.recipientLimit);
     this.scanner = new KeyScanner(this.client, scanOptions);
 
     const collectors: Collector[] = [

@@ -9,8 +9,10 @@ import { inbound } from './dashboards/inbound';
 import { mailboxes } from './dashboards/mailboxes';
 import { outbound } from './dashboards/outbound';
 import { overview } from './dashboards/overview';
+import { reports } from './dashboards/reports';
+import { reputation } from './dashboards/reputation';
 
-export const dashboardSpecs: DashboardSpec[] = [overview, inbound, outbound, mailboxes, datastores, hosts];
+export const dashboardSpecs: DashboardSpec[] = [overview, inbound, outbound, mailboxes, datastores, hosts, reports, reputation];
 
 /** File name (in grafana/dashboards) and JSON text of every dashboard. */
 export function renderDashboards(specs: DashboardSpec[] = dashboardSpecs): { file: string; json: string }[] {

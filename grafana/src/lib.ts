@@ -89,27 +89,33 @@ export interface LabelVariable {
 }
 
 /**
- * The mail host and the scrape target. prometheus/prometheus.yml gives every series a `host` label (set in the
- * targets file, else the target address without its port), so one host choice covers every exporter, plugin and
- * native endpoint on that machine; `instance` then narrows to one target of the chosen hosts.
+ * The site, the mail host and the scrape target. Several sites writing to one store (docs/multisite.md) tell their
+ * series apart by the `site` label their Prometheus adds (external_labels); a single Prometheus has none, the Site
+ * list is then empty and its "All" (.*) also matches series without the label, so nothing changes there.
+ * prometheus/prometheus.yml gives every series a `host` label (set in the targets file, else the target address
+ * without its port), so one host choice covers every exporter, plugin and native endpoint on that machine;
+ * `instance` then narrows to one target of the chosen hosts.
  */
 export function hostVariables(selector: string): LabelVariable[] {
-  const withHost = selector.startsWith('{') ? `{host=~"$host", ${selector.slice(1)}` : `${selector}{host=~"$host"}`;
+  const narrowed = (matchers: string) => (selector.startsWith('{') ? `{${matchers}, ${selector.slice(1)}` : `${selector}{${matchers}}`);
   return [
-    { name: 'host', label: 'Host', selector, description: 'Mail host (the host label prometheus/prometheus.yml sets on every target).' },
-    { name: 'instance', label: 'Instance', selector: withHost, description: 'Scrape target (address:port) on the chosen hosts.' },
+    { name: 'site', label: 'Site', selector, description: 'Site (the site label of external_labels, when several Prometheus write to one store; empty with one Prometheus).' },
+    { name: 'host', label: 'Host', selector: narrowed(SITE), description: 'Mail host (the host label prometheus/prometheus.yml sets on every target).' },
+    { name: 'instance', label: 'Instance', selector: narrowed(`${SITE}, host=~"$host"`), description: 'Scrape target (address:port) on the chosen hosts.' },
   ];
 }
 
-/** Label matchers for the `host` and `instance` variables. */
-export const HOST = 'host=~"$host", instance=~"$instance"';
+/** Label matcher for the `site` variable: every selector carries it, through HOST. */
+export const SITE = 'site=~"$site"';
+/** Label matchers for the `site`, `host` and `instance` variables. */
+export const HOST = `${SITE}, host=~"$host", instance=~"$instance"`;
 
 /** The ZoneMTA sending zone variable (zones of the chosen hosts), and its matcher. */
 export function zoneVariable(metricsRegex: string): LabelVariable {
   return {
     name: 'zone',
     label: 'Sending zone',
-    selector: `{__name__=~"${metricsRegex}", host=~"$host"}`,
+    selector: `{__name__=~"${metricsRegex}", ${SITE}, host=~"$host"}`,
     description: 'ZoneMTA sending zone (the zones section of the ZoneMTA config).',
   };
 }

@@ -105,7 +105,8 @@ export async function startHaraka(dir: string, smtpPreferred: number, metricsPre
   });
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   try {
-    await waitFor(child, 'SMTP banner', () => banner(smtpPort));
+    // Haraka with two workers takes well over 15 s to answer on a machine with every core busy
+    await waitFor(child, 'SMTP banner', () => banner(smtpPort), 60_000);
     await waitFor(child, '/metrics', () => httpOk(metricsUrl));
   } catch (err) {
     await child.stop();

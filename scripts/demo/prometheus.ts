@@ -36,7 +36,7 @@ export function writePrometheusConfig(
   dir: string,
   targets: Record<string, string[]>,
   interval: string,
-  more: { alertmanagers?: string[]; ruleFiles?: string[] } = {},
+  more: { alertmanagers?: string[]; ruleFiles?: string[]; jobIntervals?: Record<string, { interval: string; timeout: string }> } = {},
 ): string {
   const config = yaml.load(readFileSync(join(REPO, 'prometheus', 'prometheus.yml'), 'utf8')) as PrometheusConfig;
   const unknown = Object.keys(targets).filter((job) => !config.scrape_configs.some((j) => j.job_name === job));
@@ -51,6 +51,8 @@ export function writePrometheusConfig(
   for (const job of config.scrape_configs) {
     delete job.scrape_interval; // the job-level intervals of the shipped file would outlast a demo
     delete job.scrape_timeout;
+    const own = more.jobIntervals?.[job.job_name];
+    if (own) [job.scrape_interval, job.scrape_timeout] = [own.interval, own.timeout];
     for (const sd of job.file_sd_configs ?? []) for (const file of sd.files) writeTargets(file, targets[job.job_name] ?? []);
   }
   for (const am of config.alerting?.alertmanagers ?? []) for (const sd of am.file_sd_configs ?? []) for (const file of sd.files) writeTargets(file, more.alertmanagers ?? []);

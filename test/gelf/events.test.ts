@@ -5,6 +5,7 @@
  */
 import { sample } from '../helpers/exposition';
 import { mailSamples, newReceiver } from './helpers';
+import { ERROR_KINDS } from '../../exporters/gelf/errors';
 import { UPSTREAM_LINES } from './upstream-lines';
 
 describe.each(UPSTREAM_LINES.map((l) => [l.name, l] as const))('%s', (_name, line) => {
@@ -56,5 +57,21 @@ describe('labels stay bounded', () => {
     for (const secret of ['@', '192.0.2', '198.51.100', '203.0.113', 'u1"', '65a1b2c3', 'sess']) {
       expect(text.split('\n').filter((l) => !l.startsWith('#') && l.includes(secret))).toEqual([]);
     }
+  });
+});
+
+describe('WildDuck error lines', () => {
+  test('an action or _tnx named like an Object property is no kind; every kind is one of ERROR_KINDS', async () => {
+    const { receiver, registry } = newReceiver();
+    const send = (o: object) => receiver.receive(Buffer.from(JSON.stringify(o)), 'udp', 's');
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      send({ _component: 'wildduck', _mail_action: name });
+      send({ _component: 'wildduck', _tnx: name });
+    }
+    for (const line of UPSTREAM_LINES) send(line.message);
+    const kinds = new Set([...(await registry.metrics()).matchAll(/gelf_wildduck_errors_total\{[^}]*kind="([^"]+)"/g)].map((m) => m[1]));
+    expect([...kinds].filter((k) => !(ERROR_KINDS as readonly string[]).includes(k))).toEqual([]);
+    // every kind has an upstream line that feeds it
+    expect([...kinds].sort()).toEqual([...ERROR_KINDS].sort());
   });
 });

@@ -15,7 +15,7 @@ export function nonZero(text: string, prefix: string): string[] {
 }
 
 /** The mail families (not the receiver's own packets/messages/errors), without histogram buckets. */
-const MAIL_PREFIXES = ['gelf_auth_', 'gelf_imap_', 'gelf_mx_', 'gelf_mta_', 'gelf_forwards_', 'gelf_autoreplies_'];
+const MAIL_PREFIXES = ['gelf_auth_', 'gelf_imap_', 'gelf_mx_', 'gelf_mta_', 'gelf_forwards_', 'gelf_autoreplies_', 'gelf_api_', 'gelf_daily_', 'gelf_download_', 'gelf_wildduck_'];
 export function mailSamples(text: string): string[] {
   return MAIL_PREFIXES.flatMap((p) => nonZero(text, p)).filter((l) => !l.includes('_bucket{')).sort();
 }

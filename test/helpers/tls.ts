@@ -17,9 +17,10 @@ function openssl(args: string[], cwd: string): void {
   execFileSync('openssl', args, { cwd, stdio: 'pipe' });
 }
 
-export function makeTestPki(): TestPki {
+/** `dnsNames`: the server certificate's DNS names (besides IP 127.0.0.1). */
+export function makeTestPki(dnsNames: string[] = ['localhost']): TestPki {
   const dir = mkdtempSync(join(tmpdir(), 'tinomail-pki-'));
-  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  writeFileSync(join(dir, 'san.ext'), `subjectAltName=IP:127.0.0.1,${dnsNames.map((n) => `DNS:${n}`).join(',')}\n`);
   openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=tinomail test CA'], dir);
   for (const name of ['server', 'client']) {
     openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name === 'server' ? 'localhost' : 'scraper'}`], dir);

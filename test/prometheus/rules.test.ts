@@ -1,7 +1,7 @@
 /**
  * The rules: promtool accepts them and their unit tests pass; every alert carries what on-call needs and has a
  * firing and a non-firing test case; every metric a rule uses exists (this repository's catalogue or the
- * documented native metrics of ZoneMTA, WildDuck, Rspamd, node_exporter and blackbox_exporter).
+ * documented native metrics of ZoneMTA, WildDuck, Rspamd, node_exporter, blackbox_exporter, Prometheus and Alertmanager).
  */
 import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -138,8 +138,8 @@ describe('metric names used by the rules', () => {
   const recorded = new Set(recordings.map((r) => r.record));
   const rules = [...recordings.map((r) => ({ name: r.record, expr: r.expr })), ...alerts.map((a) => ({ name: `${a.alert} (${a.labels?.severity})`, expr: a.expr }))];
 
-  // Labels every series gets from the scrape config (job, instance, host; module for probes).
-  const targetLabels = ['job', 'instance', 'host', 'module'];
+  // Labels every series gets from the scrape config (job, instance, host; module for probes; serves on Redis).
+  const targetLabels = ['job', 'instance', 'host', 'module', 'serves'];
   const labelsOf = new Map<string, string[]>();
   for (const e of catalogue) for (const s of seriesNames(e)) labelsOf.set(s, s.endsWith('_bucket') ? [...e.labels, 'le'] : e.labels);
   // A name both exposes (probe_success: blackbox_exporter's and the mail probe's) has the labels of either.

@@ -166,18 +166,25 @@ export async function getJson<T = any>(url: string): Promise<T> {
   return (await res.json()) as T;
 }
 
+/** A request the receiver recorded: its path, its headers and its body (parsed when it is JSON). */
+export interface Post {
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  body: any;
+}
+
 /** An HTTP server that records every POST body (Alertmanager webhook and Slack-style receivers). */
 export interface Receiver {
   url: string;
-  posts: { path: string; body: any }[];
+  posts: Post[];
   /** Resolves with the first post (already received or future) that matches. */
-  waitFor(match: (post: { path: string; body: any }) => boolean, timeoutMs?: number): Promise<{ path: string; body: any }>;
+  waitFor(match: (post: Post) => boolean, timeoutMs?: number): Promise<Post>;
   close(): Promise<void>;
 }
 
 export async function startReceiver(): Promise<Receiver> {
-  const posts: { path: string; body: any }[] = [];
-  const waiters: { match: (p: { path: string; body: any }) => boolean; resolve: (p: { path: string; body: any }) => void }[] = [];
+  const posts: Post[] = [];
+  const waiters: { match: (p: Post) => boolean; resolve: (p: Post) => void }[] = [];
   const server = http.createServer((req, res) => {
     let data = '';
     req.on('data', (d) => (data += d));
@@ -188,7 +195,7 @@ export async function startReceiver(): Promise<Receiver> {
       } catch {
         // keep the raw text
       }
-      const post = { path: req.url ?? '', body };
+      const post = { path: req.url ?? '', headers: req.headers, body };
       posts.push(post);
       for (const w of [...waiters]) {
         if (w.match(post)) {
@@ -209,7 +216,7 @@ export async function startReceiver(): Promise<Receiver> {
       const found = posts.find(match);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
-        const waiter = { match, resolve: (p: { path: string; body: any }) => (clearTimeout(timer), resolve(p)) };
+        const waiter = { match, resolve: (p: Post) => (clearTimeout(timer), resolve(p)) };
         const timer = setTimeout(() => {
           waiters.splice(waiters.indexOf(waiter), 1);
           reject(new Error(`no matching post within ${timeoutMs} ms; got: ${JSON.stringify(posts).slice(0, 2000)}`));
@@ -237,8 +244,8 @@ export interface RunningAlertmanager {
  * The shipped alertmanager.yml made runnable here: routes, inhibitions and templates unchanged; the pager keeps its
  * PagerDuty receiver (pointed at `<receiver>/pagerduty`, key read from a file) plus a webhook to `<receiver>/pager`;
  * the ticket receiver keeps its Slack config (webhook URL read from a file, `<receiver>/chat`) plus a webhook to
- * `<receiver>/ticket`; mail is left out
- * (no SMTP server here); group_wait and group_interval shortened.
+ * `<receiver>/ticket`; the dead man's switch keeps its webhook and authorization, pointed at `<receiver>/heartbeat`;
+ * mail is left out (no SMTP server here); group_wait and group_interval shortened.
  */
 export function testAlertmanagerConfig(dir: string, receiverUrl: string): string {
   const config = readYaml<any>(join(ALERTMANAGER_DIR, 'alertmanager.yml'));
@@ -256,7 +263,13 @@ export function testAlertmanagerConfig(dir: string, receiverUrl: string): string
     for (const slack of receiver.slack_configs ?? []) slack.api_url_file = join(dir, 'chat_webhook_url');
     if (receiver.slack_configs) receiver.webhook_configs = [{ url: `${receiverUrl}/ticket`, send_resolved: true }];
     delete receiver.email_configs;
+    // The dead man's switch keeps its webhook and its authorization, pointed here with the key from a file.
+    for (const hook of receiver.name === 'deadmansswitch' ? (receiver.webhook_configs ?? []) : []) {
+      hook.url = `${receiverUrl}/heartbeat`;
+      hook.http_config.authorization.credentials_file = join(dir, 'opsgenie_heartbeat_key');
+    }
   }
+  writeFileSync(join(dir, 'opsgenie_heartbeat_key'), 'test-heartbeat-key\n');
   config.templates = [join(ALERTMANAGER_DIR, 'templates', '*.tmpl')];
   const file = join(dir, 'alertmanager.yml');
   writeFileSync(file, yaml.dump(config));

@@ -117,6 +117,27 @@ export async function httpStatus(url: string, headers: Record<string, string> = 
   return res.status;
 }
 
+/**
+ * `n` distinct TCP ports on 127.0.0.1 that were free a moment ago (for daemons that cannot be told to take
+ * port 0): all held open at once, so the kernel cannot hand out one of them twice.
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const server = net.createServer();
+      servers.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => resolve());
+      });
+    }
+    return servers.map((s) => (s.address() as net.AddressInfo).port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  }
+}
+
 /** A TCP port on 127.0.0.1 that was free a moment ago (for daemons that cannot be told to take port 0). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

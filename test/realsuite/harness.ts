@@ -9,9 +9,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { banner, Daemon, freePort, httpStatus, until } from './daemon';
+import { startFakeRspamd } from '../../scripts/demo/haraka';
+import { banner, Daemon, freePorts, httpStatus, until } from './daemon';
 import { type SuiteAlertmanager, startSuiteAlertmanager, startSuitePrometheus } from './monitoring';
 
 export type ExporterName = 'wildduck' | 'gelf' | 'mongodb' | 'redis' | 'system';
@@ -33,6 +36,10 @@ export interface RealSuiteOptions {
   ruleFiles?: string[];
   /** Exporters to run with the 'exporters' service (default: all five) */
   exporters?: ExporterName[];
+  /** Scrape interval and timeout of single Prometheus jobs, e.g. { 'wildduck-exporter': { interval: '15s', timeout: '14s' } } */
+  jobIntervals?: Record<string, { interval: string; timeout: string }>;
+  /** Extra flags per exporter, after the harness's own */
+  exporterFlags?: Partial<Record<ExporterName, string[]>>;
   /** Load the two tinomail plugins into ZoneMTA and Haraka (default true; the benchmark turns them off) */
   plugins?: boolean;
 }
@@ -67,6 +74,8 @@ export interface RealSuite {
 }
 
 export const REPO = join(__dirname, '..', '..');
+/** The mail domain WildDuck hosts and Haraka accepts. */
+export const DOMAIN = 'realsuite.test';
 export const SUITE_PACKAGE = join(REPO, 'realsuite');
 const MODULES = join(SUITE_PACKAGE, 'node_modules');
 /** The daemons' Node (>= 22.19); the project itself stays on Node 20. */
@@ -82,7 +91,7 @@ const NEEDS: Record<ServiceName, ServiceName[]> = {
   redis: [],
   rspamd: [],
   wildduck: ['mongo', 'redis'],
-  haraka: ['wildduck'],
+  haraka: ['wildduck', 'rspamd'],
   zonemta: ['mongo', 'redis', 'haraka'],
   exporters: ['wildduck', 'mongo', 'redis'],
   prometheus: ['exporters', 'zonemta', 'haraka', 'wildduck', 'alertmanager'],
@@ -131,33 +140,22 @@ export async function startRealSuite(options: RealSuiteOptions = {}): Promise<Re
   if (missing) throw new Error(missing);
   const services = withDependencies(options.services ?? ORDER);
   const dir = mkdtempSync(join(tmpdir(), 'tinomail-realsuite-'));
-  const domain = 'realsuite.test';
+  const domain = DOMAIN;
   const token = 'realsuite-access-token';
   const zone = 'outbound';
   const withPlugins = options.plugins !== false;
   // Plugins' runtime dependencies (prom-client, msgpack-js) resolve from the repository, as from an operator's app.
   const nodePath = join(REPO, 'node_modules');
 
-  const ports = {
-    mongo: await freePort(),
-    redis: await freePort(),
-    wdApi: await freePort(),
-    wdMetrics: await freePort(),
-    imap: await freePort(),
-    pop3: await freePort(),
-    lmtp: await freePort(),
-    gelf: await freePort(),
-    feeder: await freePort(),
-    zmApi: await freePort(),
-    zmQueue: await freePort(),
-    zmPlugin: await freePort(),
-    zmLog: await freePort(),
-    smtp: await freePort(),
-    hkPlugin: await freePort(),
-  };
+  const PORT_NAMES = ['mongo', 'redis', 'wdApi', 'wdMetrics', 'imap', 'pop3', 'lmtp', 'gelf', 'feeder', 'zmApi', 'zmQueue', 'zmPlugin', 'zmLog', 'smtp', 'hkPlugin'] as const;
+  const allPorts = await freePorts(PORT_NAMES.length + EXPORTERS.length);
+  const ports = Object.fromEntries(PORT_NAMES.map((name, i) => [name, allPorts[i]])) as Record<(typeof PORT_NAMES)[number], number>;
+  const exporterPorts = Object.fromEntries(EXPORTERS.map((name, i) => [name, allPorts[PORT_NAMES.length + i]])) as Record<ExporterName, number>;
+
   const daemons = new Map<ServiceName, Daemon>();
   const exporterProcesses = new Map<ExporterName, { daemon: Daemon; url: string }>();
   const notes: string[] = [];
+  let fakeRspamd: Server | undefined;
   const timings: Partial<Record<ServiceName, number>> = {};
   const extra: { prometheus?: { url: string; stop(): Promise<void> }; alertmanager?: SuiteAlertmanager } = {};
 
@@ -276,7 +274,7 @@ ${options.wildduckToml ?? ''}
     'log.ini': '[main]\nlevel=info\n',
     me: 'mx.realsuite.test\n',
     host_list: `${domain}\n`,
-    plugins: [...(withPlugins ? ['tinomail'] : []), ...(options.harakaTls ? ['tls'] : []), 'wildduck', 'queue/lmtp'].join('\n') + '\n',
+    plugins: [...(withPlugins ? ['tinomail'] : []), ...(options.harakaTls ? ['tls'] : []), 'wildduck', ...(services.includes('rspamd') ? ['rspamd'] : []), 'queue/lmtp'].join('\n') + '\n',
     'lmtp.ini': `[main]\nhost=${HOST}\nport=${ports.lmtp}\n`,
     'realsuite.json': JSON.stringify({ api: wdApi, token, domain, rejects: lowerKeys(options.harakaRejects ?? {}) }),
     'tinomail.ini': `[server]\nlisten=${HOST}:${ports.hkPlugin}\n`,
@@ -296,7 +294,13 @@ ${options.wildduckToml ?? ''}
       await d.waitFor('"Ready to accept connections"', () => /Ready to accept connections/.test(d.output()), READY_MS);
     },
     rspamd: async () => {
-      notes.push('rspamd: not started (the Debian package is not installed here, and it does not start within the test budget); Haraka and ZoneMTA run without spam checks');
+      // The Debian rspamd is not installed by the test dependencies and was not tried within the test budget: the
+      // stand-in of scripts/demo/haraka.ts answers /checkv2 as rspamd 3.x does, for the real haraka-plugin-rspamd.
+      const server = await startFakeRspamd();
+      fakeRspamd = server;
+      const { port } = server.address() as AddressInfo;
+      writeFileSync(join(hkConfig, 'rspamd.ini'), `host=${HOST}\nport=${port}\n[check]\nlocal_ip=true\nprivate_ip=true\n`);
+      notes.push('rspamd: a stand-in answering as rspamd 3.x (scripts/demo/haraka.ts), not the Debian rspamd; ZoneMTA runs without spam checks');
     },
     wildduck: async () => {
       const d = new Daemon('wildduck', NODE22, [join(WILDDUCK, 'server.js'), `--config=${join(wdDir, 'realsuite.toml')}`], {
@@ -337,8 +341,8 @@ ${options.wildduckToml ?? ''}
         system: [],
       };
       for (const name of options.exporters ?? EXPORTERS) {
-        const port = await freePort();
-        const d = new Daemon(`${name} exporter`, process.execPath, [cli, name, `--web.listen-address=${HOST}:${port}`, '--log.level=warn', ...flags[name]], { cwd: dir, logFile: logFile(`${name}-exporter`) });
+        const port = exporterPorts[name];
+        const d = new Daemon(`${name} exporter`, process.execPath, [cli, name, `--web.listen-address=${HOST}:${port}`, '--log.level=warn', ...flags[name], ...(options.exporterFlags?.[name] ?? [])], { cwd: dir, logFile: logFile(`${name}-exporter`) });
         exporterProcesses.set(name, { daemon: d, url: `http://${HOST}:${port}` });
         await d.waitFor('/-/ready', async () => (await httpStatus(`http://${HOST}:${port}/-/ready`)) === 200, READY_MS);
       }
@@ -347,7 +351,7 @@ ${options.wildduckToml ?? ''}
       extra.alertmanager = await startSuiteAlertmanager(dir);
     },
     prometheus: async () => {
-      extra.prometheus = await startSuitePrometheus(dir, suiteTargets(), options.scrapeInterval ?? '2s', extra.alertmanager?.url, options.ruleFiles);
+      extra.prometheus = await startSuitePrometheus(dir, suiteTargets(), options.scrapeInterval ?? '2s', extra.alertmanager?.url, options.ruleFiles, options.jobIntervals);
     },
   };
 
@@ -368,6 +372,9 @@ ${options.wildduckToml ?? ''}
     if (name === 'exporters') {
       for (const e of exporterProcesses.values()) await e.daemon.stop();
       exporterProcesses.clear();
+    } else if (name === 'rspamd') {
+      await new Promise((resolve) => (fakeRspamd ? fakeRspamd.close(resolve) : resolve(undefined)));
+      fakeRspamd = undefined;
     } else if (name === 'prometheus' || name === 'alertmanager') {
       await extra[name]?.stop().catch(() => undefined);
       delete extra[name];

@@ -57,6 +57,8 @@ test('messages submitted to ZoneMTA arrive in the WildDuck mailbox, and every co
   expect(sample(haraka, 'haraka_messages_total', { result: 'accept' })).toBe(3);
   expect(sample(haraka, 'haraka_recipients_total', { result: 'accept' })).toBe(3);
   expect(total(haraka, 'haraka_recipients_total', { result: 'reject' })).toBe(0);
+  // The real haraka-plugin-rspamd scanned each message (on the rspamd stand-in, which says "no action" here).
+  expect(sample(haraka, 'haraka_rspamd_actions_total', { action: 'no action' })).toBe(3);
 });
 
 test('deferrals and rejections: the plugins, ZoneMTA itself and the mongodb exporter give the same figures', async () => {

@@ -39,9 +39,10 @@ export async function startSuitePrometheus(
   interval: string,
   alertmanagerUrl?: string,
   ruleFiles?: string[],
+  jobIntervals?: Record<string, { interval: string; timeout: string }>,
 ): Promise<{ url: string; stop(): Promise<void> }> {
   const promDir = join(dir, 'prometheus');
-  writePrometheusConfig(promDir, targets, interval, { alertmanagers: alertmanagerUrl ? [new URL(alertmanagerUrl).host] : [], ruleFiles });
+  writePrometheusConfig(promDir, targets, interval, { alertmanagers: alertmanagerUrl ? [new URL(alertmanagerUrl).host] : [], ruleFiles, jobIntervals });
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const daemon = new Daemon('prometheus', 'prometheus', [

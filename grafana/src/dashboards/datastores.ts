@@ -57,7 +57,7 @@ export const datastores: DashboardSpec = {
           description: 'State of each replica set member as seen from each mongod (1 PRIMARY, 2 SECONDARY, 3 RECOVERING, 7 ARBITER, 8 DOWN, 9 ROLLBACK) and whether it is healthy.',
           unit: 'short',
           height: 6,
-          alerts: ['TinomailMongoDBMemberUnhealthy'],
+          alerts: ['TinomailMongoDBMemberUnhealthy', 'TinomailMongoDBMemberNotServing'],
           queries: [
             { expr: `max by (instance, member) (mongodb_replset_member_state{${H}})` },
             { expr: `min by (instance, member) (mongodb_replset_member_health{${H}})` },
@@ -72,9 +72,16 @@ export const datastores: DashboardSpec = {
         }),
         timeseries({
           title: 'Oplog window',
-          description: 'Time between the oldest and newest oplog entries: how long a member may be down and still catch up without a full resync.',
+          description: 'Time between the oldest and newest oplog entries: how long a member may be down and still catch up without a full resync; and the headroom, the window minus the largest replication lag (the alert fires under 2 hours).',
           unit: 's',
-          queries: [{ expr: `min by (instance) (mongodb_replset_oplog_window_seconds{${H}})`, legend: '{{instance}}' }],
+          alerts: ['TinomailMongoDBOplogHeadroomLow'],
+          queries: [
+            { expr: `min by (instance) (mongodb_replset_oplog_window_seconds{${H}})`, legend: '{{instance}} window' },
+            {
+              expr: `min by (instance) (mongodb_replset_oplog_window_seconds{${H}}) - on (instance) (max by (instance) (mongodb_replset_member_replication_lag_seconds{${H}}))`,
+              legend: '{{instance}} headroom',
+            },
+          ],
         }),
       ],
     },
@@ -100,8 +107,9 @@ export const datastores: DashboardSpec = {
         }),
         timeseries({
           title: 'Connections',
-          description: 'Client connections by state: current (open), available (free slots), active (running an operation).',
+          description: 'Client connections by state: current (open), available (free slots), active (running an operation). Current plus available is the limit; at it new connections are refused.',
           unit: 'short',
+          alerts: ['TinomailMongoDBConnectionsNearLimit'],
           queries: [{ expr: `sum by (state) (mongodb_connections{${H}})`, legend: '{{state}}' }],
         }),
         timeseries({
@@ -186,6 +194,7 @@ export const datastores: DashboardSpec = {
           title: 'Clients',
           description: 'Client connections open, blocked in a blocking call (BullMQ workers), and maxclients.',
           unit: 'short',
+          alerts: ['TinomailRedisClientsNearLimit'],
           queries: [
             { expr: `max(redis_connected_clients{${H}})`, legend: 'connected' },
             { expr: `max(redis_blocked_clients{${H}})`, legend: 'blocked' },
@@ -200,6 +209,19 @@ export const datastores: DashboardSpec = {
           queries: [
             { expr: `sum(rate(redis_evicted_keys_total{${H}}[${RI}]))`, legend: 'evicted keys' },
             { expr: `sum(rate(redis_rejected_connections_total{${H}}[${RI}]))`, legend: 'refused connections' },
+          ],
+        }),
+        table({
+          title: 'Policy, persistence and replication',
+          description: 'Per Redis: the maxmemory policy (WildDuck\'s BullMQ queues need noeviction), whether the last RDB save and AOF write succeeded (0: Redis may refuse writes), and on a replica whether the link to its primary is up.',
+          unit: 'short',
+          height: 6,
+          alerts: ['TinomailRedisEvictionPolicyWrong', 'TinomailRedisPersistenceFailing', 'TinomailRedisReplicaLinkDown'],
+          queries: [
+            { expr: `max by (instance, policy) (redis_memory_max_policy{${H}}) == 1` },
+            { expr: `min by (instance) (redis_rdb_last_bgsave_success{${H}})` },
+            { expr: `min by (instance) (redis_aof_last_write_success{${H}})` },
+            { expr: `min by (instance) (redis_replication_master_link_up{${H}})` },
           ],
         }),
         timeseries({

@@ -47,7 +47,7 @@ export const hosts: DashboardSpec = {
           unit: 'percentunit',
           warnAt: 0.8,
           criticalAt: 0.9,
-          alerts: ['TinomailDiskFillingUp'],
+          alerts: ['TinomailDiskFillingUp', 'TinomailDiskAlmostFull'],
           queries: [{ expr: `max(1 - node_filesystem_avail_bytes{${DATA_FS}, ${H}} / node_filesystem_size_bytes{${DATA_FS}, ${H}})` }],
         }),
       ],
@@ -151,16 +151,62 @@ export const hosts: DashboardSpec = {
       panels: [
         timeseries({
           title: 'Filesystem space used',
-          description: 'Used share of each data filesystem as node_exporter sees it. The disk alert fires when the trend of the last 6 hours fills it within a day.',
+          description: 'Used share of each data filesystem as node_exporter sees it. One disk alert fires when the trend of the last 6 hours fills it within a day, another above 90% and 95% used whatever the trend.',
           unit: 'percentunit',
           min: 0,
           max: 1,
-          alerts: ['TinomailDiskFillingUp'],
+          alerts: ['TinomailDiskFillingUp', 'TinomailDiskAlmostFull'],
           queries: [
             {
               expr: `1 - node_filesystem_avail_bytes{${DATA_FS}, ${H}} / node_filesystem_size_bytes{${DATA_FS}, ${H}}`,
               legend: '{{host}} {{mountpoint}}',
             },
+          ],
+        }),
+        timeseries({
+          title: 'Inodes used',
+          description: 'Used share of the inodes of each data filesystem. When none are left no file can be created, whatever the free space.',
+          unit: 'percentunit',
+          min: 0,
+          max: 1,
+          alerts: ['TinomailDiskInodesRunningOut'],
+          queries: [
+            {
+              expr: `1 - node_filesystem_files_free{${DATA_FS}, ${H}} / node_filesystem_files{${DATA_FS}, ${H}}`,
+              legend: '{{host}} {{mountpoint}}',
+            },
+          ],
+        }),
+        table({
+          title: 'Read-only and failing filesystems',
+          description: 'Filesystems mounted read-only (1; the kernel remounts a disk read-only after I/O errors) and those node_exporter cannot read (device error 1). Normally empty.',
+          unit: 'short',
+          height: 6,
+          alerts: ['TinomailFilesystemReadOnly', 'TinomailFilesystemDeviceError'],
+          queries: [
+            { expr: `max by (host, mountpoint, device) (node_filesystem_readonly{fstype=~"ext[234]|xfs|btrfs|zfs|f2fs|jfs|reiserfs", ${H}}) == 1` },
+            { expr: `max by (host, mountpoint, device) (node_filesystem_device_error{${H}}) == 1` },
+          ],
+        }),
+        timeseries({
+          title: 'Memory available and OOM kills',
+          description: 'Share of memory available (node_exporter MemAvailable; the alert fires under 10%) and processes the kernel killed for lack of memory in the interval.',
+          unit: 'percentunit',
+          min: 0,
+          alerts: ['TinomailHostMemoryLow', 'TinomailHostOOMKill'],
+          queries: [
+            { expr: `node_memory_MemAvailable_bytes{${H}} / node_memory_MemTotal_bytes{${H}}`, legend: '{{host}} available' },
+            { expr: `increase(node_vmstat_oom_kill{${H}}[${RI}])`, legend: '{{host}} OOM kills' },
+          ],
+        }),
+        timeseries({
+          title: 'Clock offset',
+          description: 'Offset of each host clock as its time daemon estimates it (node_exporter timex), and whether it is synchronised. Over 50 ms, or not synchronised, breaks TLS, DKIM and TOTP sooner or later.',
+          unit: 's',
+          alerts: ['TinomailHostClockSkew'],
+          queries: [
+            { expr: `node_timex_offset_seconds{${H}}`, legend: '{{host}} offset' },
+            { expr: `node_timex_sync_status{${H}}`, legend: '{{host}} synchronised' },
           ],
         }),
         timeseries({

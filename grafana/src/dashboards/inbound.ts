@@ -42,6 +42,7 @@ export const inbound: DashboardSpec = {
           unit: 'short',
           warnAt: 1,
           criticalAt: 10,
+          alerts: ['TinomailMXStoreFailures'],
           queries: [{ expr: `sum(increase(gelf_mx_store_failures_total{${H}}[15m]))` }],
         }),
       ],
@@ -162,8 +163,9 @@ export const inbound: DashboardSpec = {
         }),
         timeseries({
           title: 'Rspamd failures and skips',
-          description: 'Scans that failed (timeout, connection, parse) and messages not scanned (authenticated, relay, local IP), per minute.',
+          description: 'Scans that failed (timeout, connection, parse) and messages not scanned (authenticated, relay, local IP; rspamd: Rspamd skipped it), per minute. Failed scans and Rspamd skips let mail through unscanned.',
           unit: 'cpm',
+          alerts: ['TinomailMXMailUnscanned'],
           queries: [
             { expr: `sum by (reason) (rate(haraka_rspamd_errors_total{${H}}[${RI}])) * 60`, legend: 'error {{reason}}' },
             { expr: `sum by (reason) (rate(haraka_rspamd_skips_total{${H}}[${RI}])) * 60`, legend: 'skipped {{reason}}' },

@@ -179,10 +179,19 @@ export const mailboxes: DashboardSpec = {
             { expr: `max(wildduck_webhooks{${H}})`, legend: 'webhooks' },
           ],
         }),
+        stat({
+          title: 'Last crawl succeeded',
+          description: 'Whether the last background crawl of the WildDuck API succeeded (1). At 0 the account, storage and quota panels keep the totals of the last good crawl.',
+          unit: 'bool',
+          criticalBelow: 1,
+          alerts: ['TinomailWildDuckCrawlFailing'],
+          queries: [{ expr: `min(wildduck_crawl_success{${H}})` }],
+        }),
         timeseries({
           title: 'Crawl age and health',
           description: 'Time since the last successful background crawl of the REST API (the account panels are that old), and the time GET /health took.',
           unit: 's',
+          alerts: ['TinomailWildDuckCrawlStale'],
           queries: [
             { expr: `time() - max(wildduck_crawl_last_success_timestamp_seconds{${H}})`, legend: 'since last crawl' },
             { expr: `max(wildduck_health_request_duration_seconds{${H}})`, legend: '/health duration' },
@@ -202,21 +211,23 @@ export const mailboxes: DashboardSpec = {
       panels: [
         timeseries({
           title: 'Logins by result (WildDuck native)',
-          description: 'Authentication attempts per minute by service (imap, pop3, api, ...) and result, counted by WildDuck itself.',
+          description: 'Authentication attempts per minute by service (imap, pop3, api, ...) and result, counted by WildDuck itself (>= 1.49.6). Where this exists the alerts use it for WildDuck, not the GELF count of the same logins.',
           unit: 'cpm',
+          alerts: ['TinomailAuthFailureSpike', 'TinomailAuthFailuresHigh'],
           queries: [{ expr: `sum by (service, result) (rate(wildduck_auth_attempts_total{${H}}[${RI}])) * 60`, legend: '{{service}} {{result}}' }],
         }),
         timeseries({
           title: 'Logins by result (GELF)',
-          description: 'Authentication attempts per minute logged over GELF by WildDuck and the MTA (zonemta-wildduck), by component and result (success, fail, ratelimited, disabled, ...).',
+          description: 'Authentication attempts per minute logged over GELF by WildDuck and the MTA (zonemta-wildduck), by component and result (success, fail, ratelimited, disabled, ...). The same WildDuck logins as the native panel: compare, never add them.',
           unit: 'cpm',
-          alerts: ['TinomailAuthFailureSpike'],
+          alerts: ['TinomailAuthFailureSpike', 'TinomailAuthFailuresHigh'],
           queries: [{ expr: `sum by (component, result) (rate(gelf_auth_attempts_total{${H}}[${RI}])) * 60`, legend: '{{component}} {{result}}' }],
         }),
         timeseries({
           title: 'Users with failed logins and lockouts',
           description: 'Users with recent failed logins, and users locked out at the failure limit, by kind (password, TOTP), from WildDuck\'s Redis keys. Many at once is password guessing.',
           unit: 'short',
+          alerts: ['TinomailAuthLockouts'],
           queries: [
             { expr: `max by (kind) (redis_wildduck_auth_failure_counters{${H}})`, legend: 'failing {{kind}}' },
             { expr: `max by (kind) (redis_wildduck_auth_lockouts{${H}})`, legend: 'locked out {{kind}}' },
@@ -224,10 +235,17 @@ export const mailboxes: DashboardSpec = {
         }),
         timeseries({
           title: 'IMAP sessions',
-          description: 'IMAP sessions established per minute, and those refused because the user reached the connection limit (GELF); users connected and the most connections of one user (Redis lim:imap).',
+          description: 'IMAP sessions started per minute: WildDuck\'s native count (wildduck_connections_total, >= 1.49.6) where it exists, else the GELF count, never both; sessions refused at the per-user connection limit (GELF only); users connected and the most connections of one user (Redis lim:imap).',
           unit: 'short',
           queries: [
-            { expr: `sum by (result) (rate(gelf_imap_connections_total{${H}}[${RI}])) * 60`, legend: 'sessions/min {{result}}' },
+            {
+              expr: `(sum(rate(wildduck_connections_total{service="imap", ${H}}[${RI}])) or sum(rate(gelf_imap_connections_total{result="established", ${H}}[${RI}]))) * 60`,
+              legend: 'sessions/min',
+            },
+            {
+              expr: `(sum(rate(gelf_imap_connections_total{result="limited", ${H}}[${RI}])) or 0 * sum(rate(gelf_imap_connections_total{${H}}[${RI}]))) * 60`,
+              legend: 'refused at the limit/min',
+            },
             { expr: `max(redis_wildduck_imap_connected_users{${H}})`, legend: 'users connected' },
             { expr: `max(redis_wildduck_imap_connections_per_user_max{${H}})`, legend: 'most connections of one user' },
           ],

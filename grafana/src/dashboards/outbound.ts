@@ -91,7 +91,7 @@ export const outbound: DashboardSpec = {
           alerts: ['TinomailSendingIPHighFailureRatio'],
           queries: [
             {
-              expr: `sum by (zone, sending_ip) (zone_sending_ip_outcome:zonemta_tinomail_deliveries:ratio_rate15m{outcome=~"deferred|rejected", ${H}, ${Z}})`,
+              expr: `max by (zone, sending_ip) (zone_sending_ip:zonemta_tinomail_deliveries_failed:ratio_rate15m{${H}, ${Z}})`,
               legend: '{{zone}} {{sending_ip}}',
             },
           ],
@@ -100,6 +100,7 @@ export const outbound: DashboardSpec = {
           title: 'Attempts by destination',
           description: 'Delivery attempts per minute by destination group (large providers by name, the rest as other) and outcome, ten busiest series.',
           unit: 'mpm',
+          alerts: ['TinomailDestinationHighFailureRatio'],
           queries: [{ expr: `topk(10, sum by (destination, outcome) (rate(zonemta_tinomail_deliveries_total{${H}, ${Z}}[${RI}]))) * 60`, legend: '{{destination}} {{outcome}}' }],
         }),
         timeseries({
@@ -148,6 +149,7 @@ export const outbound: DashboardSpec = {
           title: 'TLS handshake failures',
           description: 'Failed TLS handshakes with remote MX per minute by zone and mode (starttls or tls); ZoneMTA falls back or defers.',
           unit: 'mpm',
+          alerts: ['TinomailOutboundTLSErrors'],
           queries: [{ expr: `sum by (zone, mode) (rate(zonemta_tinomail_tls_errors_total{${H}, ${Z}}[${RI}])) * 60`, legend: '{{zone}} {{mode}}' }],
         }),
         timeseries({
@@ -201,9 +203,11 @@ export const outbound: DashboardSpec = {
         }),
         timeseries({
           title: 'Messages queued, refused and dropped',
-          description: 'Messages accepted into the queue by source interface, refused before queueing (NOQUEUE) by reason, and dropped without delivery, per minute.',
+          description: 'Messages accepted into the queue by source interface, refused before queueing (NOQUEUE) by reason, and dropped without delivery, per minute; submissions ZoneMTA itself could not queue (its native zonemta_message_push, result fail).',
           unit: 'mpm',
+          alerts: ['TinomailSubmissionRefused', 'TinomailSubmissionFailing'],
           queries: [
+            { expr: `sum(rate(zonemta_message_push{result="fail", ${H}}[${RI}])) * 60`, legend: 'could not be queued' },
             { expr: `sum by (interface) (rate(zonemta_tinomail_messages_queued_total{${H}}[${RI}])) * 60`, legend: 'queued {{interface}}' },
             { expr: `sum by (reason) (rate(zonemta_tinomail_messages_noqueue_total{${H}}[${RI}])) * 60`, legend: 'refused {{reason}}' },
             { expr: `sum by (reason) (rate(zonemta_tinomail_messages_dropped_total{${H}}[${RI}])) * 60`, legend: 'dropped {{reason}}' },
@@ -231,6 +235,7 @@ export const outbound: DashboardSpec = {
           description: 'Whether the plugin\'s UDP receiver for log.remote is listening (1). At 0 the counts of receiver and sender processes are missing.',
           unit: 'bool',
           criticalBelow: 1,
+          alerts: ['TinomailZoneMTALogReceiverDown'],
           queries: [{ expr: `min(zonemta_tinomail_log_receiver_up{${H}})` }],
         }),
         timeseries({

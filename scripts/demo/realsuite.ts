@@ -1,0 +1,106 @@
+/**
+ * `npm run demo`: the real mail suite (test/realsuite/harness.ts: WildDuck, ZoneMTA, Haraka, CongoDB, Redis, every
+ * exporter, Prometheus and Alertmanager with the shipped files) with traffic: mail through ZoneMTA -> Haraka ->
+ * WildDuck (some refused or deferred on purpose), and IMAP logins, some with a wrong password.
+ */
+import { ImapFlow } from 'imapflow';
+import { DOMAIN, type RealSuite, startRealSuite } from '../../test/realsuite/harness';
+import { submit } from '../../test/realsuite/mail';
+
+/** Why an alert fires in the demo, so that a newcomer does not take it for a fault of the monitoring. */
+export const DEMO_ALERTS: Record<string, string> = {
+  TinomailInboundRejectionSpike: 'the demo traffic sends mail to nobody@ (no such user) and hard@ (refused with 550) on purpose',
+  TinomailAuthFailureSpike: 'the demo traffic logs in over IMAP with a wrong password on purpose',
+  TinomailCollectorFailing: 'CongoDB, the stand-in for MongoDB, lacks dbStats/$collStats for the databases collector (a real mongod has them)',
+  TinomailExporterDown: 'on a busy machine the system exporter can take longer than the demo\'s 2 s scrape timeout (the shipped config gives 10 s)',
+  TinomailMailProcessNotRunning: 'the system exporter looks for the processes of a real installation (mongod, rspamd, ...): some are not run by the demo',
+  TinomailMailServiceDown: 'a daemon of the demo was stopped (or could not keep up on a busy machine)',
+  TinomailSendingIPHighFailureRatio: 'the demo refuses and defers part of its own outbound mail on purpose',
+  TinomailNoLogEvents: 'only WildDuck sends GELF in the demo: haraka-plugin-wildduck and zonemta-wildduck are not on npm',
+  TinomailDeferredQueueGrowing: 'mail to soft@ is deferred (451) on purpose and piles up in the queue',
+};
+
+export interface RealDemo {
+  suite: RealSuite;
+  stop(): Promise<void>;
+}
+
+export async function startRealDemo(trafficEveryMs = 3000): Promise<RealDemo> {
+  const suite = await startRealSuite({
+    harakaRejects: { [`soft@${DOMAIN}`]: '451 4.3.0 try again later (demo)', [`hard@${DOMAIN}`]: '550 5.7.1 refused (demo)' },
+  });
+  const users = [
+    { name: 'alice', password: 'alice-demo-password' },
+    { name: 'bob', password: 'bob-demo-password' },
+  ];
+  try {
+    for (const u of users) await suite.wildduck.createUser(u.name, u.password);
+  } catch (err) {
+    await suite.close();
+    throw err;
+  }
+  let round = 0;
+  let busy = false;
+  const once = async () => {
+    round++;
+    const d = suite.domain;
+    const to = [`alice@${d}`, `bob@${d}`, ...(round % 3 === 0 ? [`nobody@${d}`, `hard@${d}`] : []), ...(round % 5 === 0 ? [`soft@${d}`] : [])];
+    for (const rcpt of to) await submit(suite, rcpt, `demo round ${round}`).catch(() => undefined);
+    const user = users[round % users.length];
+    const wrong = round % 4 === 0;
+    const client = new ImapFlow({ host: suite.wildduck.imap.host, port: suite.wildduck.imap.port, secure: false, auth: { user: user.name, pass: wrong ? 'wrong-password' : user.password }, logger: false });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.mailboxOpen('INBOX');
+      await client.logout();
+    } catch {
+      client.close();
+    }
+  };
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    once().finally(() => (busy = false));
+  }, trafficEveryMs);
+  return {
+    suite,
+    async stop() {
+      clearInterval(timer);
+      await suite.close();
+    },
+  };
+}
+
+export function describeRealDemo(demo: RealDemo): string {
+  const s = demo.suite;
+  const lines = ['', 'tinomail-monitor demo on the real mail suite. Where to look:', ''];
+  const row = (name: string, value: string) => lines.push(`  ${name.padEnd(22)} ${value}`);
+  if (s.prometheus) row('Prometheus', `${s.prometheus.url}   (targets: ${s.prometheus.url}/targets, alerts: ${s.prometheus.url}/alerts)`);
+  if (s.alertmanager) row('Alertmanager', s.alertmanager.url);
+  row('ZoneMTA plugin', s.zonemta.plugin);
+  row('ZoneMTA native', s.zonemta.metrics);
+  row('Haraka plugin', s.haraka.plugin);
+  row('WildDuck native', s.wildduck.metrics);
+  for (const [name, url] of Object.entries(s.exporters)) row(`${name} exporter`, url!);
+  lines.push('');
+  row('submit mail (ZoneMTA)', `${s.zonemta.feeder.host}:${s.zonemta.feeder.port}  e.g. swaks --server ${s.zonemta.feeder.host}:${s.zonemta.feeder.port} --to alice@${s.domain}`);
+  row('IMAP (WildDuck)', `${s.wildduck.imap.host}:${s.wildduck.imap.port}  users alice / alice-demo-password, bob / bob-demo-password`);
+  row('WildDuck API', `${s.wildduck.api}  (X-Access-Token: ${s.wildduck.token})`);
+  if (s.prometheus) {
+    lines.push('', `  Grafana: GRAFANA_ADMIN_PASSWORD=... GRAFANA_PROMETHEUS_URL=${s.prometheus.url} docker compose up --no-deps grafana`);
+    lines.push(`           or import grafana/dashboards/*.json into a Grafana whose Prometheus datasource is ${s.prometheus.url}`);
+  }
+  for (const n of s.notes) lines.push(`  not running: ${n}`);
+  lines.push('', 'Alerts that may fire in a demo once their `for:` time has passed, and why (none is a fault of the monitoring):');
+  for (const [alert, why] of Object.entries(DEMO_ALERTS)) lines.push(`  ${alert}: ${why}`);
+  lines.push('', `Logs and configs: ${s.dir}. Traffic: mail and IMAP logins every 3 seconds. Ctrl-C stops everything.`, '');
+  return lines.join('\n');
+}
+
+/** Alerts firing in Prometheus now, each with the demo's reason when it has one. */
+export async function firingAlerts(prometheusUrl: string): Promise<string[]> {
+  const res = (await (await fetch(`${prometheusUrl}/api/v1/alerts`)).json()) as { data: { alerts: { state: string; labels: Record<string, string> }[] } };
+  const names = [...new Set(res.data.alerts.filter((a) => a.state === 'firing').map((a) => a.labels.alertname))].sort();
+  return names.map((n) => `${n}${DEMO_ALERTS[n] ? ` (demo: ${DEMO_ALERTS[n]})` : ''}`);
+}
