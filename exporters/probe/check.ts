@@ -55,12 +55,17 @@ export function probeHeaderValue(rawHeaders: string): string | undefined {
   return re.exec(unfolded)?.[1];
 }
 
+/** While a folder's connection is in IDLE, searches without an EXISTS happen at most this often. */
+const IDLE_SAFETY_SEARCH_MS = 30_000;
+
 /** One IMAP connection watching one folder. */
 class FolderWatch {
   client?: ImapFlow;
   placement: Placement = 'other';
   /** The earliest EXISTS since the last search began: the moment a new message was announced. */
   existsAt?: number;
+  /** When this connection last searched (0: not since it connected). */
+  private searchedAt = 0;
 
   constructor(
     readonly path: string,
@@ -92,6 +97,7 @@ class FolderWatch {
       this.onExists();
     });
     this.client = client;
+    this.searchedAt = 0; // mail may have landed while no connection watched
     this.onRequest();
     try {
       await client.connect();
@@ -110,6 +116,10 @@ class FolderWatch {
 
   async find(route: string, signal: AbortSignal): Promise<FoundMessage[]> {
     const client = await this.open();
+    // In IDLE the server announces every new message at once: a search without an EXISTS would only take the
+    // connection out of IDLE (and delay the next announcement), so it runs only now and then as a safety net.
+    if (client.idling && this.existsAt === undefined && this.searchedAt && Date.now() - this.searchedAt < IDLE_SAFETY_SEARCH_MS) return [];
+    this.searchedAt = Date.now();
     // When the message was announced: an EXISTS before this search began, else one that came with its answer
     // (the server sends pending EXISTS before the tagged OK), else the moment the answer came.
     const announcedBefore = this.existsAt;
