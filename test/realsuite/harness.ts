@@ -24,7 +24,10 @@ export type ServiceName = 'mongo' | 'redis' | 'wildduck' | 'zonemta' | 'haraka' 
 export interface RealSuiteOptions {
   /** default: all; dependencies are started too (wildduck needs mongo+redis, ...) */
   services?: ServiceName[];
-  /** STARTTLS on Haraka with a self-signed test certificate */
+  /**
+   * STARTTLS on Haraka with a self-signed test certificate. NOT WORKING YET: the certificate and the tls plugin
+   * load, but Haraka does not advertise STARTTLS to the suite's clients (not found out in time); untested.
+   */
   harakaTls?: boolean;
   /** extra TOML appended to WildDuck's config (later keys override) */
   wildduckToml?: string;
