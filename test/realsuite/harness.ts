@@ -24,7 +24,7 @@ export type ServiceName = 'mongo' | 'redis' | 'wildduck' | 'zonemta' | 'haraka' 
 export interface RealSuiteOptions {
   /** default: all; dependencies are started too (wildduck needs mongo+redis, ...) */
   services?: ServiceName[];
-  /** STARTTLS on Haraka with a self-signed test certificate */
+  /** STARTTLS on Haraka with a self-signed test certificate (haraka.tlsCa; CN and SAN mx.realsuite.test, 127.0.0.1) */
   harakaTls?: boolean;
   /** extra TOML appended to WildDuck's config (later keys override) */
   wildduckToml?: string;

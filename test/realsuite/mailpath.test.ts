@@ -5,6 +5,8 @@
  * (DEFERRED[category]), its /counter/zone/ API and queue collection, WildDuck's native LMTP counter, the mailbox.
  */
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { sample, scrape, total } from '../helpers/exposition';
@@ -18,6 +20,7 @@ beforeAll(async () => {
   suite = await startRealSuite({
     services: ['zonemta', 'haraka', 'wildduck', 'exporters'],
     exporters: ['mongodb'],
+    harakaTls: true,
     harakaRejects: { 'soft@realsuite.test': '451 4.3.0 try later', 'hard@realsuite.test': '550 5.7.1 go away' },
   });
 }, 90_000);
@@ -57,6 +60,9 @@ test('messages submitted to ZoneMTA arrive in the WildDuck mailbox, and every co
   expect(sample(haraka, 'haraka_messages_total', { result: 'accept' })).toBe(3);
   expect(sample(haraka, 'haraka_recipients_total', { result: 'accept' })).toBe(3);
   expect(total(haraka, 'haraka_recipients_total', { result: 'reject' })).toBe(0);
+  // ZoneMTA took Haraka's STARTTLS: the ZoneMTA plugin's TLS counter has each accepted attempt, none in plaintext.
+  expect(total(plugin, 'zonemta_tinomail_delivery_tls_total', { outcome: 'accepted' })).toBe(3);
+  expect(total(plugin, 'zonemta_tinomail_delivery_tls_total', { outcome: 'accepted', tls_version: 'none' })).toBe(0);
   // The real haraka-plugin-rspamd scanned each message (on the rspamd stand-in, which says "no action" here).
   expect(sample(haraka, 'haraka_rspamd_actions_total', { action: 'no action' })).toBe(3);
 });
@@ -123,4 +129,29 @@ test('deferrals and rejections: the plugins, ZoneMTA itself and the mongodb expo
   const age = sample(exporter, 'mongodb_zonemta_queue_oldest_age_seconds', { zone: suite.zonemta.zone })!;
   expect(age).toBeGreaterThanOrEqual((before - created.getTime()) / 1000 - 0.001);
   expect(age).toBeLessThanOrEqual((after - created.getTime()) / 1000 + 0.001);
+});
+
+test("Haraka offers STARTTLS with the harness's test certificate, which verifies against haraka.tlsCa", async () => {
+  const socket = net.connect(suite.haraka.smtp.port, suite.haraka.smtp.host);
+  let buffer = '';
+  socket.on('data', (d) => (buffer += d.toString()));
+  const reply = (re: RegExp) => until(`a reply matching ${re}`, () => re.test(buffer) && buffer, 10_000, 20);
+  try {
+    await reply(/^220 /m);
+    socket.write('EHLO client.realsuite.test\r\n');
+    expect(await reply(/^250 /m)).toMatch(/^250[- ]STARTTLS\r?$/m);
+    buffer = '';
+    socket.write('STARTTLS\r\n');
+    await reply(/^220 /m);
+    socket.removeAllListeners('data');
+    const secure = tls.connect({ socket, ca: readFileSync(suite.haraka.tlsCa!), servername: 'mx.realsuite.test' });
+    await new Promise<void>((resolve, reject) => {
+      secure.once('secureConnect', () => resolve());
+      secure.once('error', reject);
+    });
+    expect(secure.authorized).toBe(true);
+    secure.end('QUIT\r\n');
+  } finally {
+    socket.destroy();
+  }
 });
