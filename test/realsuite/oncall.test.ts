@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sample, scrape } from '../helpers/exposition';
-import { metricNames } from '../../grafana/src/promql';
+import { selectors } from '../../grafana/src/promql';
 import { REPO, type RealSuite, startRealSuite, until } from './harness';
 import { mailboxSubjects, submit } from './mail';
 
@@ -60,6 +60,15 @@ const dashboards = readdirSync(join(REPO, 'grafana', 'dashboards'))
 const promQuery = async (expr: string) =>
   (await (await fetch(`${suite.prometheus!.url}/api/v1/query?${new URLSearchParams({ query: expr })}`)).json()) as { status: string; error?: string; data: { result: unknown[] } };
 
+/** Whether every series selector of a query, with its label matchers, selects something now. */
+async function everySelectorHasSeries(expr: string): Promise<boolean> {
+  for (const sel of selectors(expr)) {
+    const r = await promQuery(`count(${sel.metric}{${sel.matchers}})`);
+    if (r.status !== 'success' || r.data.result.length === 0) return false;
+  }
+  return true;
+}
+
 test('every dashboard query evaluates on the live suite, and every panel whose series exist shows data', async () => {
   // Traffic: mail through the whole path, a refused recipient, a good and a bad IMAP login.
   const user = await suite.wildduck.createUser('grace', 'grace-password-1');
@@ -73,19 +82,19 @@ test('every dashboard query evaluates on the live suite, and every panel whose s
     return Number((r.data.result[0] as { value?: [number, string] } | undefined)?.value?.[1] ?? 0) >= after + 4;
   }, 60_000);
 
-  const present = new Set(((await (await fetch(`${suite.prometheus!.url}/api/v1/label/__name__/values`)).json()) as { data: string[] }).data);
   const failed: string[] = [];
   const empty: string[] = [];
   let withData = 0;
   for (const d of dashboards) {
     for (const p of d.panels) {
       for (const t of p.targets ?? []) {
-        const expr = t.expr.replace(/\$__rate_interval/g, '10s').replace(/\$(host|instance|zone)\b/g, '.*');
+        const expr = t.expr.replace(/\$__rate_interval/g, '10s').replace(/\$(site|host|instance|zone)\b/g, '.*');
         const r = await promQuery(expr);
         if (r.status !== 'success') failed.push(`${d.uid} / ${p.title}: ${r.error}`);
         else if (r.data.result.length) withData++;
-        // A panel should show data when every series it reads exists and it filters nothing out (no comparison).
-        else if (metricNames(expr).every((n) => present.has(n)) && !/[<>]|==|!=|\b(unless|and)\b/.test(expr)) empty.push(`${d.uid} / ${p.title}: ${t.expr}`);
+        // A panel should show data when every selector it reads (name and label matchers) has series and it
+        // filters nothing out (no comparison).
+        else if (!/[<>]|==|!=|\b(unless|and)\b/.test(expr) && (await everySelectorHasSeries(expr))) empty.push(`${d.uid} / ${p.title}: ${t.expr}`);
       }
     }
   }
