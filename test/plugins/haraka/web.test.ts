@@ -18,9 +18,11 @@ import { request, webConfigYaml } from '../web';
 import { rawSmtp } from './fixtures';
 import { startHaraka, type Haraka } from './harness';
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const RESTIFY: string = require('../restify-path.cjs');
 const LOAD_RESTIFY = `
 exports.register = function () {
-  require('restify');
+  require(${JSON.stringify(RESTIFY)});
   this.lognotice('restify loaded: writeHead is ' + require('http').ServerResponse.prototype.writeHead.name);
 };
 `;
