@@ -196,6 +196,7 @@ export class GelfServer {
         }
       },
       onWarning: (message) => log.warn('UDP socket error', { err: message }),
+      onRestart: (reason) => log.error('the UDP reader thread ended; starting it again', { reason }),
     });
     await udp.start();
     this.udp = udp;
