@@ -1,5 +1,6 @@
 /**
- * The GELF listeners: one UDP socket and one TCP server on --gelf.listen-address. They only move bytes:
+ * The GELF listeners: one UDP socket (read in a thread of its own, udpreader.ts, then decoded from a bounded
+ * backlog) and one TCP server (slots per source, slots.ts) on --gelf.listen-address. They only move bytes:
  * everything else happens in GelfReceiver. With port 0 each listener gets its own free port (tests).
  */
 import type { AddressInfo } from 'node:net';
@@ -195,6 +196,7 @@ export class GelfServer {
         }
       },
       onWarning: (message) => log.warn('UDP socket error', { err: message }),
+      onRestart: (reason) => log.error('the UDP reader thread ended; starting it again', { reason }),
     });
     await udp.start();
     this.udp = udp;

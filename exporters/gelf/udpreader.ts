@@ -50,6 +50,8 @@ export interface UdpReaderOptions {
   /** A batch of datagrams with their sources ('' unless a chunk), and how many the reader had to drop before it. */
   onDatagrams(bufs: Buffer[], sources: string[], dropped: number): void;
   onWarning(message: string): void;
+  /** The reader thread died (it should not): it is started again on the same port. */
+  onRestart(reason: string): void;
 }
 
 type FromReader =
@@ -67,9 +69,17 @@ export class UdpReader {
   constructor(private readonly opts: UdpReaderOptions) {}
 
   start(): Promise<void> {
-    const { family, host, port, receiveBufferBytes, maxInFlightBytes } = this.opts;
+    const { family, host, receiveBufferBytes, maxInFlightBytes } = this.opts;
+    // After a restart, the port it had (the flag may say 0).
+    const port = this.port || this.opts.port;
     const worker = new Worker(READER, { eval: true, workerData: { family, host, port, receiveBufferBytes, maxInFlightBytes } });
     this.worker = worker;
+    let listening = false;
+    worker.on('exit', (code) => {
+      if (this.worker !== worker || !listening) return; // stopped, or failed to start (start() rejected)
+      this.opts.onRestart(`exit code ${code}`);
+      this.start().catch((err: Error) => this.opts.onRestart(`restart failed: ${err.message}`));
+    });
     return new Promise((resolve, reject) => {
       worker.on('message', (m: FromReader) => {
         if (m.type === 'data') {
@@ -77,6 +87,7 @@ export class UdpReader {
           this.opts.onDatagrams(m.bufs.map((u) => Buffer.from(u.buffer, u.byteOffset, u.byteLength)), m.sources, m.dropped);
           worker.postMessage({ type: 'ack', bytes: m.bytes });
         } else if (m.type === 'listening') {
+          listening = true;
           this.port = m.port;
           this.granted = m.granted;
           resolve();
@@ -88,7 +99,8 @@ export class UdpReader {
           this.opts.onWarning(m.message);
         }
       });
-      worker.once('error', reject);
+      // An uncaught error in the reader ends it: 'exit' follows and restarts it.
+      worker.on('error', (err) => (listening ? this.opts.onRestart(err.message) : reject(err)));
     });
   }
 

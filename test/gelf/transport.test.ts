@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { DatagramBacklog, type Queued } from '../../exporters/gelf/backlog';
 import { parseProcNetUdp, UdpSocketStats } from '../../exporters/gelf/procnet';
 import { type Slot, SlotTable, sourceOf } from '../../exporters/gelf/slots';
+import { UdpReader } from '../../exporters/gelf/udpreader';
 import { sample, total } from '../helpers/exposition';
 import { startGelf, type StartedGelf, waitFor } from './helpers';
 
@@ -52,6 +53,40 @@ describe('DatagramBacklog', () => {
     backlog.push(Buffer.from('dd'), '');
     backlog.flush();
     expect(handled).toEqual(['aaaa@s1', 'bbbb@', 'dd@']);
+  });
+});
+
+describe('UdpReader', () => {
+  test('a reader thread that dies is started again on the same port, and datagrams arrive again', async () => {
+    const got: string[] = [];
+    const restarts: string[] = [];
+    const reader = new UdpReader({
+      family: 'udp4',
+      host: '127.0.0.1',
+      port: 0,
+      receiveBufferBytes: 1 << 20,
+      maxInFlightBytes: 1 << 20,
+      onDatagrams: (bufs) => got.push(...bufs.map(String)),
+      onWarning: () => undefined,
+      onRestart: (reason) => restarts.push(reason),
+    });
+    await reader.start();
+    const port = reader.port;
+    const sender = dgram.createSocket('udp4');
+    try {
+      // Killing the thread stands for a crash inside it.
+      await (reader as unknown as { worker: Worker }).worker.terminate();
+      await waitFor(() => restarts.length === 1, 10_000, 'the restart');
+      await waitFor(async () => {
+        sender.send('again', port, '127.0.0.1');
+        await new Promise((r) => setTimeout(r, 20));
+        return got.includes('again');
+      }, 10_000, 'a datagram through the new reader');
+      expect(reader.port).toBe(port);
+    } finally {
+      sender.close();
+      await reader.stop();
+    }
   });
 });
 
