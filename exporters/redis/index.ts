@@ -5,7 +5,7 @@
 import Redis from 'ioredis';
 import type { Exporter, ExporterContext, ExporterDefinition, ScrapeContext } from '../kit/exporter';
 import { CollectorRunner, type Collector } from '../kit/collectors';
-import { FlagError, type FlagSpec } from '../kit/flags';
+import { FlagError, positiveFlag, type FlagSpec } from '../kit/flags';
 import { redactUrl, type Logger } from '../kit/log';
 import { InfoMetrics, parseInfo } from './info';
 import { KeyScanner, MailKeyMetrics, sumImapConnections, type PassResult } from './mail-keys';
@@ -23,11 +23,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'redis.totp-lockout-failures', type: 'int', default: '6', help: 'Failed TOTP codes at which WildDuck locks a user out (consts.TOTP_FAILURES).' },
 ];
 
-function positive(ctx: ExporterContext, name: string): number {
-  const value = ctx.flags[name] as number;
-  if (!(value > 0)) throw new FlagError(`--${name} must be greater than 0`);
-  return value;
-}
+const positive = (ctx: ExporterContext, name: string): number => positiveFlag(ctx.flags, name);
 
 class RedisExporter implements Exporter {
   private readonly log: Logger;

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Exporter, ExporterContext, ExporterDefinition, ScrapeContext } from '../kit/exporter';
 import { CollectorRunner } from '../kit/collectors';
-import { FlagError, type FlagSpec } from '../kit/flags';
+import { FlagError, positiveFlag, type FlagSpec } from '../kit/flags';
 import { HostMetrics } from './host';
 import { parseProcStat, systemConstants } from './procfs';
 import { DEFAULT_PORTS, DEFAULT_SERVICES, parsePorts, parseServiceSpecs, ServiceMetrics } from './services';
@@ -30,11 +30,7 @@ function regexFlag(ctx: ExporterContext, name: string): RegExp {
   }
 }
 
-function positive(ctx: ExporterContext, name: string): number {
-  const value = ctx.flags[name] as number;
-  if (!(value > 0)) throw new FlagError(`--${name} must be greater than 0`);
-  return value;
-}
+const positive = (ctx: ExporterContext, name: string): number => positiveFlag(ctx.flags, name);
 
 class SystemExporter implements Exporter {
   private readonly runner: CollectorRunner;
