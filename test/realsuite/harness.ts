@@ -117,8 +117,11 @@ export function suiteInstalled(): string | undefined {
   for (const p of [NODE22, WILDDUCK, ZONEMTA, join(MODULES, '@push.rocks', 'smartmongo')]) {
     if (!existsSync(p)) return `${p} is missing: install the real suite with \`npm run realsuite:install\``;
   }
-  if (!readFileSync(join(MODULES, '@push.rocks/smartmongo/dist_ts/congodb/engine/UpdateEngine.js'), 'utf8').includes('tinomail realsuite patch')) {
-    return 'CongoDB is not patched (realsuite/patches): run `npm run realsuite:install`';
+  // Both parts of realsuite/patches: pipeline updates (UpdateEngine) and ids that keep their BSON type (plugins).
+  const congo = join(MODULES, '@push.rocks/smartmongo/dist_ts/congodb');
+  const patched = ['engine/UpdateEngine.js', 'congodb.plugins.js'].every((f) => readFileSync(join(congo, f), 'utf8').includes('tinomail realsuite patch'));
+  if (!patched) {
+    return 'CongoDB is not patched as realsuite/patches says: run `rm -rf realsuite/node_modules/@push.rocks/smartmongo && npm run realsuite:install`';
   }
   return undefined;
 }

@@ -4,9 +4,9 @@
  * the processed and kept folders; report mails as Google, Microsoft and a TLS-RPT reporter send them, a zip bomb
  * and a re-sent report; `reports_up 0` once WildDuck is stopped.
  *
- * WildDuck stores every non-text MIME part in GridFS, which the harness's CongoDB does not support yet: WildDuck
- * answers 450 to any report mail. The report test accepts exactly that refusal (and says so) until it is fixed;
- * test/reports/exporter.test.ts covers the same reports in directory mode.
+ * WildDuck stores every non-text MIME part (each report attachment) in GridFS under a Binary hash id; the
+ * realsuite patch lets CongoDB keep such ids (test/realsuite/congodb.test.ts), so the attachments the exporter
+ * reads over IMAP come back out of WildDuck's attachment store.
  *
  * Needs the real-suite harness (test/realsuite/harness.ts, issue 11); without it this file is skipped and says so.
  */
@@ -76,18 +76,6 @@ if (!haveHarness) {
     }
   }
 
-  /** One delivery; resolves to WildDuck's refusal, or undefined when it stored the message. */
-  async function deliverOrRefusal(m: { from: string; raw: Buffer }): Promise<string | undefined> {
-    const lmtp = nodemailer.createTransport({ host: suite.wildduck.lmtp.host, port: suite.wildduck.lmtp.port, lmtp: true, secure: false, ignoreTLS: true });
-    try {
-      const info = await lmtp.sendMail({ envelope: { from: m.from, to: [address] }, raw: m.raw });
-      if (info.accepted.length === 1) return undefined;
-      return (info as { rejectedErrors?: Error[] }).rejectedErrors?.map((e) => e.message).join('; ') ?? 'rejected';
-    } finally {
-      lmtp.close();
-    }
-  }
-
   async function folderCounts(): Promise<Record<string, number>> {
     const client = new ImapFlow({ host: suite.wildduck.imap.host, port: suite.wildduck.imap.port, secure: false, auth: { user: 'dmarc', pass: PASSWORD }, logger: false });
     await client.connect();
@@ -141,17 +129,9 @@ if (!haveHarness) {
     expect(await folderCounts()).toEqual({ INBOX: 0, 'Reports/Processed': 0, 'Reports/Kept': 2 });
   });
 
-  test('reports delivered over LMTP are counted once and filed (WildDuck on CongoDB cannot store attachments yet)', async () => {
-    const first = await googleReport('g-1');
-    const refused = await deliverOrRefusal(first);
-    if (refused) {
-      // The harness's CongoDB fails WildDuck's GridFS attachment store: WildDuck answers 450 to any message with a
-      // non-text part. Only that exact refusal is accepted here; once the harness stores attachments, the rest runs.
-      expect(refused).toMatch(/450 Argument passed in does not match the accepted types/);
-      console.warn(`reports over LMTP not tested: WildDuck on the real suite refused a message with an attachment (${refused})`);
-      return;
-    }
+  test('reports delivered over LMTP are counted once and filed', async () => {
     await deliver(
+      await googleReport('g-1'),
       {
         from: 'dmarcreport@microsoft.com',
         raw: await mail({ from: 'dmarcreport@microsoft.com', singlePart: { contentType: 'application/gzip', filename: `enterprise.protection.outlook.com!${suite.domain}!1!2.xml.gz`, content: gzip(microsoftDmarc({ domain: suite.domain, records: [{ ip: '::1', count: 4 }] })) } }),
