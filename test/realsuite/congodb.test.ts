@@ -57,7 +57,7 @@ describe('GridFS with Binary ids, as WildDuck stores attachments', () => {
 
   async function upload(content: Buffer): Promise<void> {
     await new Promise<void>((resolve, reject) => {
-      const stream = bucket().openUploadStreamWithId(hashId(content), null as unknown as string, { contentType: 'application/zip', metadata: { c: 1, m: 7 } });
+      const stream = bucket().openUploadStreamWithId(hashId(content) as never, null as unknown as string, { contentType: 'application/zip', metadata: { c: 1, m: 7 } });
       stream.once('error', reject).once('finish', () => resolve());
       stream.end(content);
     });
