@@ -21,7 +21,7 @@ export const definition: ExporterDefinition = {
       default: '',
       help: 'File holding the API access token (role root or manager); empty when WildDuck runs without access control.',
     },
-    { name: 'wildduck.timeout', type: 'duration', default: '10s', help: 'Timeout of one API request (a scrape-time /health also ends with the scrape).' },
+    { name: 'wildduck.timeout', type: 'duration', default: '20s', help: "Timeout of one API request (a scrape-time /health also ends with the scrape); above WildDuck's own 10 s wait for Redis in /health." },
     { name: 'wildduck.crawl-interval', type: 'duration', default: '5m', help: 'Pause between the end of one background crawl of users and the start of the next.' },
     { name: 'wildduck.crawl-timeout', type: 'duration', default: '30m', help: 'A background crawl that takes longer fails and keeps the previous totals.' },
     { name: 'wildduck.page-size', type: 'int', default: String(MAX_PAGE_SIZE), help: `Users per page in the crawl (1..${MAX_PAGE_SIZE}, WildDuck's maximum).` },
