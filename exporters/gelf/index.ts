@@ -4,7 +4,7 @@
  * messages arrive, so `gelf_up` is 1 while the listeners run.
  */
 import type { Exporter, ExporterContext, ExporterDefinition } from '../kit/exporter';
-import { FlagError, type FlagSpec, parseAddress } from '../kit/flags';
+import { type FlagSpec, parseAddress, positiveFlag } from '../kit/flags';
 import { Forwarder } from './forward';
 import { GelfReceiver } from './receiver';
 import { GelfServer } from './server';
@@ -51,11 +51,7 @@ export class GelfExporter implements Exporter {
 
   constructor(ctx: ExporterContext) {
     const f = ctx.flags;
-    const positive = (name: string) => {
-      const value = f[name] as number;
-      if (!(value > 0)) throw new FlagError(`invalid value ${value} for --${name}: must be greater than 0`);
-      return value;
-    };
+    const positive = (name: string) => positiveFlag(f, name);
     const { host, port } = parseAddress(f['gelf.listen-address'] as string);
     this.receiver = new GelfReceiver({
       registry: ctx.registry,
