@@ -9,7 +9,7 @@ import { envName, FlagError, type FlagSpec, type FlagValues, formatHelp, parseFl
 import { createLogger, type Logger } from './kit/log';
 import type { RunningExporter } from './kit/run';
 
-// The exporters and the kit's server load express, prom-client, the MongoDB driver, ioredis...: required on
+// The exporters load prom-client, the MongoDB driver, ioredis, systeminformation...: required on
 // first use, so the signal handlers are in place within milliseconds of the process starting.
 /* eslint-disable @typescript-eslint/no-require-imports */
 const kit = (): typeof import('./kit/run') => require('./kit/run');
