@@ -2,6 +2,9 @@
 # The tinomail-monitor exporters in one image: `docker run tinomail-monitor all` (the default) runs every exporter,
 # `docker run tinomail-monitor redis --redis.uri=...` runs one. docker-compose.yml builds and runs it.
 # The Haraka and ZoneMTA plugins are not in here: they run inside those daemons (see README.md).
+# Every /metrics listens on 127.0.0.1 by default (docs/ports.md), which inside a container is the container's own
+# loopback: run it with `--network host` as docker-compose.yml does, or give each exporter an address such as
+# `--redis.web.listen-address=:9744` (with a web config) before publishing ports with `-p`.
 
 ARG NODE_VERSION=20
 
