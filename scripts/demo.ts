@@ -3,10 +3,11 @@
  * working on a machine without WildDuck or ZoneMTA. It runs a real Haraka with
  * haraka-plugin-tinomail, the ZoneMTA plugin loaded by ZoneMTA's own plugin loader and fed through log.remote,
  * every exporter, redis-server and Prometheus with the shipped rules when they are installed; sends synthetic
- * traffic (SMTP, GELF from real clients, ZoneMTA log entries, WildDuck's Redis keys); prints where to look; and
+ * traffic (SMTP, GELF from real clients, ZoneMTA log entries, WildDuck's Redis keys, DMARC and TLS-RPT report
+ * files); prints where to look; and
  * stops everything on Ctrl-C. test/grafana/queries.test.ts starts the same thing to check every dashboard query.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
@@ -17,7 +18,7 @@ import { HARAKA_PLUGIN_DIR, type RunningHaraka, startHaraka } from './demo/harak
 import { type Child, freePort, httpOk, startChild, waitFor, which } from './demo/processes';
 import { type RunningPrometheus, startPrometheus, writePrometheusConfig } from './demo/prometheus';
 import { describeRealDemo, firingAlerts, startRealDemo } from './demo/realsuite';
-import { Traffic } from './demo/traffic';
+import { DEMO_OWN_NETWORK, Traffic } from './demo/traffic';
 
 const REPO = join(__dirname, '..');
 const PLUGINS_PATH = join(REPO, 'plugins');
@@ -51,11 +52,12 @@ export interface Demo {
 }
 
 /** Flags the demo gives an exporter, when the exporter has them. */
-function demoFlags(name: string, ctx: { gelfPort: number; redisPort?: number; fast: boolean }): string[] {
+function demoFlags(name: string, ctx: { gelfPort: number; redisPort?: number; fast: boolean; dir: string }): string[] {
   const flags: Record<string, string[]> = {
     gelf: [`--gelf.listen-address=127.0.0.1:${ctx.gelfPort}`],
     redis: ctx.redisPort ? [`--redis.uri=redis://127.0.0.1:${ctx.redisPort}/3`, `--redis.scan-interval=${ctx.fast ? '1s' : '10s'}`] : [],
     mongodb: ['--mongodb.connect-timeout=500ms'],
+    reports: [`--reports.dir=${join(ctx.dir, 'reports')}`, `--reports.state-file=${join(ctx.dir, 'reports-state.json')}`, `--reports.own-networks=${DEMO_OWN_NETWORK}`, `--reports.interval=${ctx.fast ? '1s' : '10s'}`],
   };
   return flags[name] ?? [];
 }
@@ -119,19 +121,21 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
     }
     targets['zonemta-tinomail'] = [`127.0.0.1:${zonemtaPort}`];
 
-    // Every exporter of this repository.
+    // Every exporter of this repository (the reports exporter reads the files the traffic drops into reports/).
+    mkdirSync(join(dir, 'reports'));
     const gelfPort = await port(12201);
     const log = opts.log ?? createLogger({ level: 'error' });
     for (const def of exporters) {
       const listen = await port(def.defaultPort);
       const own = new Set(def.flags.map((f) => f.name));
-      const flags = [...demoFlags(def.name, { gelfPort, redisPort, fast: !fixed }), ...(opts.exporterFlags?.[def.name] ?? [])].filter((f) => own.has(f.slice(2, f.indexOf('='))));
+      const flags = [...demoFlags(def.name, { gelfPort, redisPort, fast: !fixed, dir }), ...(opts.exporterFlags?.[def.name] ?? [])].filter((f) => own.has(f.slice(2, f.indexOf('='))));
       const running: RunningExporter = await runExporter(def, [`--web.listen-address=127.0.0.1:${listen}`, ...flags], { log, env: {} });
       stops.push(() => running.stop());
       targets[`${def.name}-exporter`] = [address(running.url)];
     }
 
     const traffic = new Traffic({
+      reportsDir: join(dir, 'reports'),
       smtpPort: haraka?.smtpPort,
       gelfPort: exporters.some((e) => e.name === 'gelf') ? gelfPort : undefined,
       zonemtaLogPort,

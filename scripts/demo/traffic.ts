@@ -5,12 +5,17 @@
  *   with `gelf-pro`;
  * - ZoneMTA log entries through ZoneMTA's own plugin loader (@zone-eu/wild-plugins remotelog: msgpack over UDP,
  *   what `log.remote` does), with the sender hooks the plugin listens to;
- * - WildDuck's keys in Redis (IMAP connection counts, failed logins, rate-limit counters).
+ * - WildDuck's keys in Redis (IMAP connection counts, failed logins, rate-limit counters);
+ * - DMARC aggregate and TLS-RPT reports as Google sends them (test/reports/fixtures.ts), dropped into the reports
+ *   exporter's --reports.dir: a zip file and a report mail (.eml).
  * Field shapes follow the upstream code (WildDuck 1.50, haraka-plugin-wildduck 6.0.1, zonemta-wildduck 1.32,
  * zone-mta 3.10); the values are made up.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type Redis from 'ioredis';
 import nodemailer from 'nodemailer';
+import { googleDmarc, gzip, mail, tlsrpt, zip } from '../../test/reports/fixtures';
 import { SMTP_USER } from './haraka';
 
 type Fields = Record<string, unknown>;
@@ -35,7 +40,12 @@ export interface TrafficTargets {
   /** UDP port of the ZoneMTA plugin's log receiver (log.remote). */
   zonemtaLogPort?: number;
   redis?: Redis;
+  /** The reports exporter's --reports.dir. */
+  reportsDir?: string;
 }
+
+/** Our own sending network in the demo's reports (the demo gives the reports exporter --reports.own-networks). */
+export const DEMO_OWN_NETWORK = '192.0.2.0/24';
 
 const pick = <T>(items: T[]): T => items[Math.floor(Math.random() * items.length)];
 
@@ -70,7 +80,22 @@ export class Traffic {
   /** One round of every kind of traffic; errors of single messages are expected (rejections) and ignored. */
   async once(): Promise<void> {
     this.round++;
-    await Promise.all([this.smtp(), this.gelfLines(), this.zonemta(), this.redisKeys()]);
+    await Promise.all([this.smtp(), this.gelfLines(), this.zonemta(), this.redisKeys(), this.reports()]);
+  }
+
+  /** A round's reports: a DMARC aggregate zip file, and a TLS-RPT report in a mail (.eml), each with its own ID. */
+  private async reports(): Promise<void> {
+    const dir = this.targets.reportsDir;
+    if (!dir) return;
+    const id = `demo-${process.pid}-${this.round}`;
+    const records = [
+      { ip: '192.0.2.10', count: 40 + this.round },
+      { ip: '192.0.2.11', count: 2, dkim: 'fail' }, // one of our own hosts signs badly
+      { ip: '198.51.100.7', count: 5, dkim: 'fail', spf: 'fail', disposition: 'reject' }, // someone spoofing us
+    ];
+    writeFileSync(join(dir, `google.com!example.com!${id}.zip`), zip(`google.com!example.com!${id}.xml`, googleDmarc({ id, records })));
+    const policies = [{ domain: 'example.com', ok: 90, failed: 3, failures: [{ type: 'certificate-expired', count: 3 }] }];
+    writeFileSync(join(dir, `tlsrpt-${id}.eml`), await mail({ from: 'smtp-tls-reporting@google.com', tlsrptReport: gzip(tlsrpt({ id, policies })) }));
   }
 
   stop(): void {

@@ -44,7 +44,8 @@ export const reports: DashboardSpec = {
           warnAt: 0.05,
           criticalAt: 0.2,
           alerts: ['TinomailDMARCFailingOwnSources'],
-          queries: [{ expr: `sum(increase(${ownFailing}[${DAY}])) / sum(increase(${own}[${DAY}]))` }],
+          // `or vector(0)`: with every own message passing there is no failing series, and the share is 0, not empty.
+          queries: [{ expr: `(sum(increase(${ownFailing}[${DAY}])) or vector(0)) / sum(increase(${own}[${DAY}]))` }],
         }),
         stat({
           title: 'TLS sessions failing (last day)',
@@ -53,7 +54,7 @@ export const reports: DashboardSpec = {
           warnAt: 0.01,
           criticalAt: 0.1,
           alerts: ['TinomailTLSReportFailures'],
-          queries: [{ expr: `sum(increase(reports_tlsrpt_sessions_total{${H}, result="failed"}[${DAY}])) / sum(increase(reports_tlsrpt_sessions_total{${H}}[${DAY}]))` }],
+          queries: [{ expr: `(sum(increase(reports_tlsrpt_sessions_total{${H}, result="failed"}[${DAY}])) or vector(0)) / sum(increase(reports_tlsrpt_sessions_total{${H}}[${DAY}]))` }],
         }),
       ],
     },
