@@ -1,7 +1,8 @@
 /**
  * A real Haraka (node_modules/Haraka, two cluster workers) with haraka-plugin-tinomail from plugins/haraka, TLS,
  * SMTP AUTH, a stand-in for haraka-plugin-wildduck's recipient check, rcpt_to.in_host_list for example.com, the
- * real haraka-plugin-rspamd talking to a stand-in Rspamd, and queue/discard.
+ * real haraka-plugin-rspamd talking to a stand-in Rspamd (this lighter demo runs no rspamd; `npm run demo`, the real
+ * suite, runs the Debian one), and queue/discard.
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -45,7 +46,7 @@ export interface RunningHaraka {
 }
 
 /**
- * A stand-in for the Rspamd worker's /checkv2 (Rspamd cannot run here): answers with the JSON shape of rspamd 3.x,
+ * A stand-in for the Rspamd worker's /checkv2 (startDemo runs no rspamd): answers with the JSON shape of rspamd 3.x,
  * the score taken from an `X-Demo-Score` header of the message so the traffic decides the verdict.
  */
 export async function startFakeRspamd(): Promise<http.Server> {

@@ -1,19 +1,21 @@
 /**
- * `npm run demo`: the real mail suite (test/realsuite/harness.ts: WildDuck, ZoneMTA, Haraka, CongoDB, Redis, every
- * exporter, Prometheus and Alertmanager with the shipped files) with traffic: mail through ZoneMTA -> Haraka ->
- * WildDuck (some refused or deferred on purpose), and IMAP logins, some with a wrong password.
+ * `npm run demo`: the real mail suite (test/realsuite/harness.ts: WildDuck, ZoneMTA, Haraka, Rspamd, CongoDB, Redis,
+ * every exporter, Prometheus and Alertmanager with the shipped files) with traffic: mail through ZoneMTA -> Haraka
+ * (scanned by rspamd) -> WildDuck (some refused or deferred on purpose, some scored as spam), and IMAP logins, some
+ * with a wrong password.
  */
 import { ImapFlow } from 'imapflow';
 import { DOMAIN, type RealSuite, startRealSuite } from '../../test/realsuite/harness';
 import { submit } from '../../test/realsuite/mail';
+import { TEST_SCORE_HEADER } from '../../test/realsuite/rspamd';
 
 /** Why an alert fires in the demo, so that a newcomer does not take it for a fault of the monitoring. */
 export const DEMO_ALERTS: Record<string, string> = {
-  TinomailInboundRejectionSpike: 'the demo traffic sends mail to nobody@ (no such user) and hard@ (refused with 550) on purpose',
+  TinomailInboundRejectionSpike: 'the demo traffic sends mail to nobody@ (no such user), hard@ (refused with 550) and spam that rspamd rejects on purpose',
   TinomailAuthFailureSpike: 'the demo traffic logs in over IMAP with a wrong password on purpose',
   TinomailCollectorFailing: 'CongoDB, the stand-in for MongoDB, lacks dbStats/$collStats for the databases collector (a real mongod has them)',
   TinomailExporterDown: 'on a busy machine the system exporter can take longer than the demo\'s 2 s scrape timeout (the shipped config gives 10 s)',
-  TinomailMailProcessNotRunning: 'the system exporter looks for the processes of a real installation (mongod, rspamd, ...): some are not run by the demo',
+  TinomailMailProcessNotRunning: 'the system exporter looks for the processes of a real installation (mongod, ...): some are not run by the demo',
   TinomailMailServiceDown: 'a daemon of the demo was stopped (or could not keep up on a busy machine)',
   TinomailSendingIPHighFailureRatio: 'the demo refuses and defers part of its own outbound mail on purpose',
   TinomailNoLogEvents: 'only WildDuck sends GELF in the demo: haraka-plugin-wildduck and zonemta-wildduck are not on npm',
@@ -45,7 +47,9 @@ export async function startRealDemo(trafficEveryMs = 3000): Promise<RealDemo> {
     round++;
     const d = suite.domain;
     const to = [`alice@${d}`, `bob@${d}`, ...(round % 3 === 0 ? [`nobody@${d}`, `hard@${d}`] : []), ...(round % 5 === 0 ? [`soft@${d}`] : [])];
-    for (const rcpt of to) await submit(suite, rcpt, `demo round ${round}`).catch(() => undefined);
+    // Rspamd's verdicts: its thresholds (greylist 4, add header 6, reject 15) pick the action for these scores.
+    const score = (rcpt: string) => (rcpt.startsWith('alice') && round % 2 === 0 ? 7 : rcpt.startsWith('bob') && round % 6 === 0 ? 20 : round % 7 === 0 ? 4.5 : 0);
+    for (const rcpt of to) await submit(suite, rcpt, `demo round ${round}`, { headers: { [TEST_SCORE_HEADER]: String(score(rcpt)) } }).catch(() => undefined);
     const user = users[round % users.length];
     const wrong = round % 4 === 0;
     const client = new ImapFlow({ host: suite.wildduck.imap.host, port: suite.wildduck.imap.port, secure: false, auth: { user: user.name, pass: wrong ? 'wrong-password' : user.password }, logger: false });
@@ -82,6 +86,7 @@ export function describeRealDemo(demo: RealDemo): string {
   row('ZoneMTA native', s.zonemta.metrics);
   row('Haraka plugin', s.haraka.plugin);
   row('WildDuck native', s.wildduck.metrics);
+  if (s.rspamd) row('Rspamd native', `${s.rspamd.metrics}   (web UI ${s.rspamd.controller}, password ${s.rspamd.password})`);
   for (const [name, url] of Object.entries(s.exporters)) row(`${name} exporter`, url!);
   lines.push('');
   row('submit mail (ZoneMTA)', `${s.zonemta.feeder.host}:${s.zonemta.feeder.port}  e.g. swaks --server ${s.zonemta.feeder.host}:${s.zonemta.feeder.port} --to alice@${s.domain}`);
@@ -91,7 +96,6 @@ export function describeRealDemo(demo: RealDemo): string {
     lines.push('', `  Grafana: GRAFANA_ADMIN_PASSWORD=... GRAFANA_PROMETHEUS_URL=${s.prometheus.url} docker compose up --no-deps grafana`);
     lines.push(`           or import grafana/dashboards/*.json into a Grafana whose Prometheus datasource is ${s.prometheus.url}`);
   }
-  for (const n of s.notes) lines.push(`  not running: ${n}`);
   lines.push('', 'Alerts that may fire in a demo once their `for:` time has passed, and why (none is a fault of the monitoring):');
   for (const [alert, why] of Object.entries(DEMO_ALERTS)) lines.push(`  ${alert}: ${why}`);
   lines.push('', `Logs and configs: ${s.dir}. Traffic: mail and IMAP logins every 3 seconds. Ctrl-C stops everything.`, '');

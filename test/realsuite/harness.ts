@@ -2,20 +2,20 @@
  * The real mail suite on random loopback ports, for the integration tests, the benchmark and the demo:
  * CongoDB (a MongoDB wire server in Node) and redis-server; WildDuck with IMAP, POP3, LMTP, its native /metrics
  * and GELF to our gelf exporter; ZoneMTA (feeder, API, one zone with 2 senders) delivering to Haraka; Haraka
- * (nodes=2) delivering to WildDuck's LMTP through queue/lmtp; every exporter of this repository; Prometheus and
- * Alertmanager with the shipped configuration. WildDuck, ZoneMTA and Haraka run on the Node 22 binary of the
+ * (nodes=2) delivering to WildDuck's LMTP through queue/lmtp, its mail scanned by the Debian rspamd (rspamd.ts)
+ * through haraka-plugin-rspamd; every exporter of this repository; Prometheus and Alertmanager with the shipped
+ * configuration. WildDuck, ZoneMTA and Haraka run on the Node 22 binary of the
  * realsuite package (`npm install --prefix realsuite`), with zonemta-tinomail and haraka-plugin-tinomail installed
  * from their `npm pack` tarballs. docs/realsuite.md says what each part is and what CongoDB cannot show.
  */
 import { execFileSync } from 'node:child_process';
+import type { Socket } from 'node:dgram';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFakeRspamd } from '../../scripts/demo/haraka';
 import { banner, Daemon, freePorts, httpStatus, until } from './daemon';
 import { type SuiteAlertmanager, startSuiteAlertmanager, startSuitePrometheus } from './monitoring';
+import { refusingDns, RSPAMD, writeRspamdConfig } from './rspamd';
 
 export type ExporterName = 'wildduck' | 'gelf' | 'mongodb' | 'redis' | 'system';
 export const EXPORTERS: ExporterName[] = ['wildduck', 'gelf', 'mongodb', 'redis', 'system'];
@@ -60,12 +60,12 @@ export interface RealSuite {
   };
   zonemta: { feeder: { host: string; port: number }; api: string; metrics: string; plugin: string; zone: string };
   haraka: { smtp: { host: string; port: number }; plugin: string; tlsCa?: string };
+  /** The Debian rspamd: its normal worker (haraka-plugin-rspamd's /checkv2) and its controller (/stat, /history, /metrics) */
+  rspamd?: { worker: { host: string; port: number }; controller: string; metrics: string; password: string };
   gelf?: { udpPort: number; metrics: string };
   exporters: Partial<Record<ExporterName, string>>;
   prometheus?: { url: string };
   alertmanager?: { url: string; receiver: SuiteAlertmanager['receiver'] };
-  /** Services that could not run here and what stands in for them. */
-  notes: string[];
   /** How long each service took to start (ms). */
   timings: Partial<Record<ServiceName, number>>;
   stopService(name: ServiceName): Promise<void>;
@@ -150,15 +150,13 @@ export async function startRealSuite(options: RealSuiteOptions = {}): Promise<Re
   // Plugins' runtime dependencies (prom-client, msgpack-js) resolve from the repository, as from an operator's app.
   const nodePath = join(REPO, 'node_modules');
 
-  const PORT_NAMES = ['mongo', 'redis', 'wdApi', 'wdMetrics', 'imap', 'pop3', 'lmtp', 'gelf', 'feeder', 'zmApi', 'zmQueue', 'zmPlugin', 'zmLog', 'smtp', 'hkPlugin'] as const;
+  const PORT_NAMES = ['mongo', 'redis', 'wdApi', 'wdMetrics', 'imap', 'pop3', 'lmtp', 'gelf', 'feeder', 'zmApi', 'zmQueue', 'zmPlugin', 'zmLog', 'smtp', 'hkPlugin', 'rsNormal', 'rsController', 'rsDns'] as const;
   const allPorts = await freePorts(PORT_NAMES.length + EXPORTERS.length);
   const ports = Object.fromEntries(PORT_NAMES.map((name, i) => [name, allPorts[i]])) as Record<(typeof PORT_NAMES)[number], number>;
   const exporterPorts = Object.fromEntries(EXPORTERS.map((name, i) => [name, allPorts[PORT_NAMES.length + i]])) as Record<ExporterName, number>;
 
   const daemons = new Map<ServiceName, Daemon>();
   const exporterProcesses = new Map<ExporterName, { daemon: Daemon; url: string }>();
-  const notes: string[] = [];
-  let fakeRspamd: Server | undefined;
   const timings: Partial<Record<ServiceName, number>> = {};
   const extra: { prometheus?: { url: string; stop(): Promise<void> }; alertmanager?: SuiteAlertmanager } = {};
 
@@ -284,6 +282,12 @@ ${options.wildduckToml ?? ''}
   };
   for (const [name, content] of Object.entries(hkFiles)) writeFileSync(join(hkConfig, name), content);
 
+  const rspamdPassword = 'realsuite-rspamd-password';
+  let rspamdDns: Socket | undefined;
+  const rspamd = services.includes('rspamd') ? writeRspamdConfig(join(dir, 'rspamd'), HOST, { normal: ports.rsNormal, controller: ports.rsController, dns: ports.rsDns }, rspamdPassword) : undefined;
+  // The real haraka-plugin-rspamd talks to rspamd's normal worker; it scans mail from loopback too (local_ip).
+  if (rspamd) writeFileSync(join(hkConfig, 'rspamd.ini'), `host=${HOST}\nport=${ports.rsNormal}\n[check]\nlocal_ip=true\nprivate_ip=true\n`);
+
   // ---------------------------------------------------------------- starting and stopping each service
   const start: Partial<Record<ServiceName, () => Promise<void>>> = {
     mongo: async () => {
@@ -297,13 +301,11 @@ ${options.wildduckToml ?? ''}
       await d.waitFor('"Ready to accept connections"', () => /Ready to accept connections/.test(d.output()), READY_MS);
     },
     rspamd: async () => {
-      // The Debian rspamd is not installed by the test dependencies and was not tried within the test budget: the
-      // stand-in of scripts/demo/haraka.ts answers /checkv2 as rspamd 3.x does, for the real haraka-plugin-rspamd.
-      const server = await startFakeRspamd();
-      fakeRspamd = server;
-      const { port } = server.address() as AddressInfo;
-      writeFileSync(join(hkConfig, 'rspamd.ini'), `host=${HOST}\nport=${port}\n[check]\nlocal_ip=true\nprivate_ip=true\n`);
-      notes.push('rspamd: a stand-in answering as rspamd 3.x (scripts/demo/haraka.ts), not the Debian rspamd; ZoneMTA runs without spam checks');
+      rspamdDns ??= await refusingDns(HOST, ports.rsDns);
+      const d = new Daemon('rspamd', RSPAMD, rspamd!.args, { cwd: join(dir, 'rspamd'), logFile: logFile('rspamd') });
+      daemons.set('rspamd', d);
+      await d.waitFor('controller /ping', async () => (await (await fetch(`${rspamd!.controller}/ping`, { signal: AbortSignal.timeout(5000) })).text()).trim() === 'pong', READY_MS);
+      await d.waitFor('normal worker /ping', async () => (await httpStatus(`http://${HOST}:${ports.rsNormal}/ping`)) === 200, READY_MS);
     },
     wildduck: async () => {
       const d = new Daemon('wildduck', NODE22, [join(WILDDUCK, 'server.js'), `--config=${join(wdDir, 'realsuite.toml')}`], {
@@ -368,6 +370,7 @@ ${options.wildduckToml ?? ''}
     }
     if (daemons.has('haraka') && withPlugins) t.haraka = [`${HOST}:${ports.hkPlugin}`];
     if (daemons.has('wildduck')) t.wildduck = [`${HOST}:${ports.wdMetrics}`];
+    if (daemons.has('rspamd')) t.rspamd = [`${HOST}:${ports.rsController}`];
     return t;
   };
 
@@ -375,9 +378,6 @@ ${options.wildduckToml ?? ''}
     if (name === 'exporters') {
       for (const e of exporterProcesses.values()) await e.daemon.stop();
       exporterProcesses.clear();
-    } else if (name === 'rspamd') {
-      await new Promise((resolve) => (fakeRspamd ? fakeRspamd.close(resolve) : resolve(undefined)));
-      fakeRspamd = undefined;
     } else if (name === 'prometheus' || name === 'alertmanager') {
       await extra[name]?.stop().catch(() => undefined);
       delete extra[name];
@@ -389,6 +389,7 @@ ${options.wildduckToml ?? ''}
   const started: ServiceName[] = [];
   const close = async () => {
     for (const name of started.splice(0).reverse()) await stopOne(name).catch(() => undefined);
+    rspamdDns?.close();
     if (!process.env.REALSUITE_KEEP) rmSync(dir, { recursive: true, force: true });
   };
 
@@ -415,7 +416,6 @@ ${options.wildduckToml ?? ''}
   const suite: RealSuite = {
     dir,
     domain,
-    notes,
     timings,
     mongo: { url: mongoUrl },
     redis: { host: HOST, port: ports.redis },
@@ -446,6 +446,7 @@ ${options.wildduckToml ?? ''}
       zone,
     },
     haraka: { smtp: { host: HOST, port: ports.smtp }, plugin: `http://${HOST}:${ports.hkPlugin}/metrics`, tlsCa },
+    rspamd: rspamd ? { worker: { host: HOST, port: ports.rsNormal }, controller: rspamd.controller, metrics: `${rspamd.controller}/metrics`, password: rspamdPassword } : undefined,
     gelf: exporterProcesses.has('gelf') ? { udpPort: ports.gelf, metrics: `${exporterProcesses.get('gelf')!.url}/metrics` } : undefined,
     get exporters() {
       const out: RealSuite['exporters'] = {};

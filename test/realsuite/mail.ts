@@ -3,11 +3,20 @@ import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import type { RealSuite } from './harness';
 
-/** Submits one message to ZoneMTA's feeder; resolves with ZoneMTA's reply ("250 Message queued as <id>"). */
-export async function submit(suite: RealSuite, to: string | string[], subject: string, opts: { from?: string; text?: string } = {}): Promise<string> {
-  const transport = nodemailer.createTransport({ host: suite.zonemta.feeder.host, port: suite.zonemta.feeder.port, secure: false, ignoreTLS: true, pool: false });
+/**
+ * Submits one message to ZoneMTA's feeder (or to `opts.server`, e.g. Haraka's SMTP); resolves with the server's reply
+ * ("250 Message queued as <id>"), rejects with its refusal.
+ */
+export async function submit(
+  suite: RealSuite,
+  to: string | string[],
+  subject: string,
+  opts: { from?: string; text?: string; headers?: Record<string, string>; server?: { host: string; port: number } } = {},
+): Promise<string> {
+  const server = opts.server ?? suite.zonemta.feeder;
+  const transport = nodemailer.createTransport({ host: server.host, port: server.port, secure: false, ignoreTLS: true, pool: false });
   try {
-    const info = await transport.sendMail({ from: opts.from ?? 'sender@sender.realsuite.test', to, subject, text: opts.text ?? `${subject}\n` });
+    const info = await transport.sendMail({ from: opts.from ?? 'sender@sender.realsuite.test', to, subject, text: opts.text ?? `${subject}\n`, headers: opts.headers });
     return info.response;
   } finally {
     transport.close();

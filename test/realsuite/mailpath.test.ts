@@ -63,8 +63,12 @@ test('messages submitted to ZoneMTA arrive in the WildDuck mailbox, and every co
   // ZoneMTA took Haraka's STARTTLS: the ZoneMTA plugin's TLS counter has each accepted attempt, none in plaintext.
   expect(total(plugin, 'zonemta_tinomail_delivery_tls_total', { outcome: 'accepted' })).toBe(3);
   expect(total(plugin, 'zonemta_tinomail_delivery_tls_total', { outcome: 'accepted', tls_version: 'none' })).toBe(0);
-  // The real haraka-plugin-rspamd scanned each message (on the rspamd stand-in, which says "no action" here).
+  // The real haraka-plugin-rspamd had each message scanned by the real rspamd, which says "no action" to them all.
+  const rspamd = (await (await fetch(`${suite.rspamd!.controller}/stat`)).json()) as { scanned: number; actions: Record<string, number> };
+  expect(rspamd.scanned).toBe(3);
+  expect(rspamd.actions['no action']).toBe(3);
   expect(sample(haraka, 'haraka_rspamd_actions_total', { action: 'no action' })).toBe(3);
+  expect(total(haraka, 'haraka_rspamd_actions_total')).toBe(3);
 });
 
 test('deferrals and rejections: the plugins, ZoneMTA itself and the mongodb exporter give the same figures', async () => {
