@@ -5,6 +5,8 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': '<rootDir>/test/esbuild-transform.js' },
   testTimeout: 30000,
+  // Warms rspamd's Hyperscan cache once, before the real-suite tests start it (test/global-setup.ts).
+  globalSetup: '<rootDir>/test/global-setup.ts',
   // No forceExit: every test stops what it started, even when it fails, so jest exits by itself; an open handle
   // left behind is a bug to fix, not to hide.
 };

@@ -1,0 +1,15 @@
+/**
+ * Runs once before every test file. rspamd's first start on a machine compiles its Hyperscan databases (15 s idle,
+ * far more with both cores busy) and caches them (test/realsuite/rspamd.ts); done here, alone, every real-suite
+ * test that starts rspamd later gets the cached databases instead of two jest workers compiling them at once
+ * within their start-up limits.
+ */
+import { existsSync } from 'node:fs';
+import { startRealSuite, suiteInstalled } from './realsuite/harness';
+import { RSPAMD } from './realsuite/rspamd';
+
+export default async function globalSetup(): Promise<void> {
+  if (!existsSync(RSPAMD) || suiteInstalled()) return; // the tests that need them say what is missing
+  const suite = await startRealSuite({ services: ['rspamd'] });
+  await suite.close();
+}
