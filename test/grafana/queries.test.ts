@@ -3,12 +3,13 @@
  * prometheus.yml and rules) that scraped the running suite: scripts/demo.ts starts a real Haraka with the plugin,
  * the ZoneMTA plugin through ZoneMTA's own loader and log.remote, every exporter, redis-server, and sends traffic.
  *
- * What cannot run here: WildDuck (it needs MongoDB) is the stand-in of test/wildduck/fake-wildduck.ts, which
- * answers as WildDuck 1.50.0 does; MongoDB is not packaged for Debian, so the mongodb exporter reports mongodb_up 0
- * and its other series are absent. ZoneMTA, WildDuck and Rspamd native /metrics, node_exporter and
- * blackbox_exporter have no process here either: queries on them must parse and evaluate, and their names are
- * checked against prometheus/native-metrics.txt by dashboards.test.ts. Every query on this repository's own metrics
- * must return data, except the few listed in NO_DATA_HERE with the reason.
+ * This is the lighter demo: WildDuck is the stand-in of test/wildduck/fake-wildduck.ts, which answers as WildDuck
+ * 1.50.0 does, and there is no MongoDB, so the mongodb exporter reports mongodb_up 0 and its other series are absent.
+ * ZoneMTA, WildDuck and Rspamd native /metrics, node_exporter and blackbox_exporter have no process in it either:
+ * queries on them must parse and evaluate, and their names are checked against prometheus/native-metrics.txt by
+ * dashboards.test.ts. test/realsuite/oncall.test.ts runs every panel again on the real suite (WildDuck, ZoneMTA,
+ * Haraka, rspamd, CongoDB), where those series exist. Every query on this repository's own metrics must return data
+ * here, except the few listed in NO_DATA_HERE with the reason.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

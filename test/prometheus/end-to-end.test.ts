@@ -8,8 +8,9 @@
  * What the test changes in the shipped files, and only that: the targets files point at the test's ports (jobs
  * with nothing to scrape here get an empty list), scrape and evaluation every second instead of 15/30 s, `for` of
  * TinomailRedisDown 3 s instead of 1 m, and the receivers as in testAlertmanagerConfig (PagerDuty and Slack
- * configs pointed at the test, plus a webhook). MongoDB, WildDuck, ZoneMTA and Rspamd cannot run here: their
- * exporters run with default flags and report their target as down (`<name>_up 0`), which is what they must do.
+ * configs pointed at the test, plus a webhook). This test runs no MongoDB, WildDuck, ZoneMTA or Rspamd (the real
+ * suite does: test/realsuite/oncall.test.ts pages through the same files on them): their exporters run with default
+ * flags and report their target as down (`<name>_up 0`), which is what they must do.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
