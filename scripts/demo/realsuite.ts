@@ -1,11 +1,13 @@
 /**
  * `npm run demo`: the real mail suite (test/realsuite/harness.ts: WildDuck, ZoneMTA, Haraka, Rspamd, CongoDB, Redis,
  * every exporter, Prometheus and Alertmanager with the shipped files) with traffic: mail through ZoneMTA -> Haraka
- * (scanned by rspamd) -> WildDuck (some refused or deferred on purpose, some scored as spam), and IMAP logins, some
- * with a wrong password.
+ * (scanned by rspamd) -> WildDuck (some refused or deferred on purpose, some scored as spam), IMAP logins, some
+ * with a wrong password, and now and then a DMARC aggregate and a TLS-RPT report mailed to the report mailbox that
+ * the reports exporter reads.
  */
 import { ImapFlow } from 'imapflow';
-import { DOMAIN, type RealSuite, startRealSuite } from '../../test/realsuite/harness';
+import { googleDmarc, gzip, mail, tlsrpt, zip } from '../../test/reports/fixtures';
+import { DOMAIN, EXPORTERS, type RealSuite, REPORTS_MAILBOX, startRealSuite } from '../../test/realsuite/harness';
 import { submit } from '../../test/realsuite/mail';
 import { TEST_SCORE_HEADER } from '../../test/realsuite/rspamd';
 
@@ -19,6 +21,8 @@ export const DEMO_ALERTS: Record<string, string> = {
   TinomailMailServiceDown: 'a daemon of the demo was stopped (or could not keep up on a busy machine)',
   TinomailSendingIPHighFailureRatio: 'the demo refuses and defers part of its own outbound mail on purpose',
   TinomailNoLogEvents: 'only WildDuck sends GELF in the demo: haraka-plugin-wildduck and zonemta-wildduck are not on npm',
+  TinomailTLSReportFailures: "the demo's TLS-RPT reports list a few certificate-expired sessions on purpose",
+  TinomailDMARCSpoofing: "the demo's DMARC reports list a spoofer (203.0.113.9) on purpose, and after a while it adds up past 100 a day",
   TinomailDeferredQueueGrowing: 'mail to soft@ is deferred (451) on purpose and piles up in the queue',
 };
 
@@ -30,13 +34,16 @@ export interface RealDemo {
 export async function startRealDemo(trafficEveryMs = 3000): Promise<RealDemo> {
   const suite = await startRealSuite({
     harakaRejects: { [`soft@${DOMAIN}`]: '451 4.3.0 try again later (demo)', [`hard@${DOMAIN}`]: '550 5.7.1 refused (demo)' },
+    exporters: [...EXPORTERS, 'reports'],
   });
   const users = [
     { name: 'alice', password: 'alice-demo-password' },
     { name: 'bob', password: 'bob-demo-password' },
   ];
+  let reportsAddress: string;
   try {
     for (const u of users) await suite.wildduck.createUser(u.name, u.password);
+    reportsAddress = (await suite.wildduck.createUser(REPORTS_MAILBOX.user, REPORTS_MAILBOX.password)).address;
   } catch (err) {
     await suite.close();
     throw err;
@@ -50,6 +57,7 @@ export async function startRealDemo(trafficEveryMs = 3000): Promise<RealDemo> {
     // Rspamd's verdicts: its thresholds (greylist 4, add header 6, reject 15) pick the action for these scores.
     const score = (rcpt: string) => (rcpt.startsWith('alice') && round % 2 === 0 ? 7 : rcpt.startsWith('bob') && round % 6 === 0 ? 20 : round % 7 === 0 ? 4.5 : 0);
     for (const rcpt of to) await submit(suite, rcpt, `demo round ${round}`, { headers: { [TEST_SCORE_HEADER]: String(score(rcpt)) } }).catch(() => undefined);
+    if (round % 20 === 1) await sendReports(suite, reportsAddress, round).catch(() => undefined);
     const user = users[round % users.length];
     const wrong = round % 4 === 0;
     const client = new ImapFlow({ host: suite.wildduck.imap.host, port: suite.wildduck.imap.port, secure: false, auth: { user: user.name, pass: wrong ? 'wrong-password' : user.password }, logger: false });
@@ -74,6 +82,25 @@ export async function startRealDemo(trafficEveryMs = 3000): Promise<RealDemo> {
       await suite.close();
     },
   };
+}
+
+/**
+ * Reports as Google sends them, each with an ID of its own: our own IPs (loopback, the harness's
+ * --reports.own-networks) mostly passing, one failing DKIM, and a spoofer; TLS sessions with a few expired
+ * certificates. Receivers send one a day; the demo sends them every 20 rounds so the Reports dashboard fills.
+ */
+async function sendReports(suite: RealSuite, to: string, round: number): Promise<void> {
+  const d = suite.domain;
+  const id = `demo-${Date.now()}-${round}`;
+  const records = [
+    { ip: '127.0.0.1', count: 50 },
+    { ip: '127.0.0.2', count: 3, dkim: 'fail' },
+    { ip: '203.0.113.9', count: 6, dkim: 'fail', spf: 'fail', disposition: 'reject' },
+  ];
+  const dmarc = zip(`google.com!${d}!${id}.xml`, googleDmarc({ id, domain: d, records }));
+  await submit(suite, to, 'DMARC report', { from: 'noreply-dmarc-support@google.com', raw: await mail({ to, attachments: [{ filename: `google.com!${d}!${id}.zip`, contentType: 'application/zip', content: dmarc }] }) });
+  const tls = gzip(tlsrpt({ id, policies: [{ domain: d, ok: 120, failed: 4, failures: [{ type: 'certificate-expired', count: 4 }] }] }));
+  await submit(suite, to, 'TLS-RPT report', { from: 'smtp-tls-reporting@google.com', raw: await mail({ from: 'smtp-tls-reporting@google.com', to, tlsrptReport: tls }) });
 }
 
 export function describeRealDemo(demo: RealDemo): string {

@@ -17,8 +17,12 @@ import { banner, Daemon, freePorts, httpStatus, until } from './daemon';
 import { type SuiteAlertmanager, startSuiteAlertmanager, startSuitePrometheus } from './monitoring';
 import { refusingDns, RSPAMD, writeRspamdConfig } from './rspamd';
 
-export type ExporterName = 'wildduck' | 'gelf' | 'mongodb' | 'redis' | 'system';
+export type ExporterName = 'wildduck' | 'gelf' | 'mongodb' | 'redis' | 'system' | 'reports';
+/** The exporters the 'exporters' service runs unless told otherwise; 'reports' reads REPORTS_MAILBOX, which only the demo creates. */
 export const EXPORTERS: ExporterName[] = ['wildduck', 'gelf', 'mongodb', 'redis', 'system'];
+const ALL_EXPORTERS: ExporterName[] = [...EXPORTERS, 'reports'];
+/** The WildDuck account the reports exporter reads over IMAP (created with wildduck.createUser by whoever runs it). */
+export const REPORTS_MAILBOX = { user: 'dmarc-reports', password: 'realsuite-reports-password' };
 export type ServiceName = 'mongo' | 'redis' | 'wildduck' | 'zonemta' | 'haraka' | 'exporters' | 'prometheus' | 'alertmanager' | 'rspamd';
 
 export interface RealSuiteOptions {
@@ -34,7 +38,7 @@ export interface RealSuiteOptions {
   scrapeInterval?: string;
   /** Rule files for Prometheus (default: prometheus/rules/*.yml as shipped) */
   ruleFiles?: string[];
-  /** Exporters to run with the 'exporters' service (default: all five) */
+  /** Exporters to run with the 'exporters' service (default: EXPORTERS, the five without 'reports') */
   exporters?: ExporterName[];
   /** Scrape interval and timeout of single Prometheus jobs, e.g. { 'wildduck-exporter': { interval: '15s', timeout: '14s' } } */
   jobIntervals?: Record<string, { interval: string; timeout: string }>;
@@ -151,9 +155,9 @@ export async function startRealSuite(options: RealSuiteOptions = {}): Promise<Re
   const nodePath = join(REPO, 'node_modules');
 
   const PORT_NAMES = ['mongo', 'redis', 'wdApi', 'wdMetrics', 'imap', 'pop3', 'lmtp', 'gelf', 'feeder', 'zmApi', 'zmQueue', 'zmPlugin', 'zmLog', 'smtp', 'hkPlugin', 'rsNormal', 'rsController', 'rsDns'] as const;
-  const allPorts = await freePorts(PORT_NAMES.length + EXPORTERS.length);
+  const allPorts = await freePorts(PORT_NAMES.length + ALL_EXPORTERS.length);
   const ports = Object.fromEntries(PORT_NAMES.map((name, i) => [name, allPorts[i]])) as Record<(typeof PORT_NAMES)[number], number>;
-  const exporterPorts = Object.fromEntries(EXPORTERS.map((name, i) => [name, allPorts[PORT_NAMES.length + i]])) as Record<ExporterName, number>;
+  const exporterPorts = Object.fromEntries(ALL_EXPORTERS.map((name, i) => [name, allPorts[PORT_NAMES.length + i]])) as Record<ExporterName, number>;
 
   const daemons = new Map<ServiceName, Daemon>();
   const exporterProcesses = new Map<ExporterName, { daemon: Daemon; url: string }>();
@@ -344,7 +348,18 @@ ${options.wildduckToml ?? ''}
         mongodb: [`--mongodb.uri=${mongoUrl}/?directConnection=true`, '--mongodb.connect-timeout=2s', `--mongodb.queue-zones=${zone}`],
         redis: [`--redis.uri=redis://${HOST}:${ports.redis}/3`, '--redis.scan-interval=1s'],
         system: [],
+        // The report mailbox over IMAP, as an operator points it at the account DMARC rua= and TLS-RPT rua= name.
+        reports: [
+          `--reports.imap.address=${HOST}:${ports.imap}`,
+          '--reports.imap.security=none',
+          `--reports.imap.user=${REPORTS_MAILBOX.user}`,
+          `--reports.imap.password-file=${join(dir, 'reports-password')}`,
+          '--reports.interval=2s',
+          '--reports.own-networks=127.0.0.0/8,::1',
+          `--reports.state-file=${join(dir, 'reports-state.json')}`,
+        ],
       };
+      writeFileSync(join(dir, 'reports-password'), `${REPORTS_MAILBOX.password}\n`, { mode: 0o600 });
       for (const name of options.exporters ?? EXPORTERS) {
         const port = exporterPorts[name];
         const d = new Daemon(`${name} exporter`, process.execPath, [cli, name, `--web.listen-address=${HOST}:${port}`, '--log.level=warn', ...flags[name], ...(options.exporterFlags?.[name] ?? [])], { cwd: dir, logFile: logFile(`${name}-exporter`) });
