@@ -10,6 +10,7 @@ import {
   DestinationGroups,
   NONE,
   OTHER,
+  RSPAMD_ACTIONS,
   TLS_VERSIONS,
   allowlisted,
   attemptLabel,
@@ -103,6 +104,8 @@ export class LogIngest {
       case 'DROP':
         this.metrics.dropped.inc({ reason: this.dropReasons.value(reasonSlug(entry)) });
         return;
+      case 'SPAMCHECK':
+        return this.spamCheck(entry);
       case 'QUEUE_BOUNCE':
         this.metrics.bouncesGenerated.inc({
           type: allowlisted(entry.bounceType, BOUNCE_TYPES),
@@ -141,6 +144,17 @@ export class LogIngest {
         cert_verified: secure ? (entry.tlsAuthorized === true ? 'yes' : 'no') : NONE,
       });
     }
+  }
+
+  /**
+   * plugins/core/rspamd: `result` is rspamd's action, `score` its score as a string (`toFixed(2)`). The `tests`
+   * (rspamd's symbols with their scores) are not labels. A reject also logs NOQUEUE `spam` (or DROP with dropSpam).
+   */
+  private spamCheck(entry: LogEntry): void {
+    this.metrics.spamChecks.inc({ action: allowlisted(entry.result, RSPAMD_ACTIONS, 'unknown') });
+    const raw = entry.score;
+    const score = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+    if (Number.isFinite(score)) this.metrics.spamScore.observe(score);
   }
 
   private queueTime(event: LogEntry): void {

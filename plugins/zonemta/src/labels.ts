@@ -63,6 +63,12 @@ export const BOUNCE_CATEGORIES: ReadonlySet<string> = new Set([
   'network', 'other', 'plugin', 'policy', 'protocol', 'rate', 'recipient', 'sender', 'spam', 'virus',
 ]);
 
+/**
+ * Rspamd actions as ZoneMTA's core/rspamd plugin logs them in SPAMCHECK `result` (rspamd's `default.action`,
+ * `unknown` when rspamd's answer had none).
+ */
+export const RSPAMD_ACTIONS: ReadonlySet<string> = new Set(['no action', 'greylist', 'add header', 'rewrite subject', 'soft reject', 'reject', 'unknown']);
+
 export const TLS_VERSIONS: ReadonlySet<string> = new Set(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']);
 
 /** Deferral attempt numbers 1..max keep their number, later ones share `<max+1>+`. */
