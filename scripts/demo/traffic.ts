@@ -197,8 +197,13 @@ export class Traffic {
       }
     }
     // What the master and the receivers log (they are other processes in ZoneMTA; here they log through the same path).
+    // core/rspamd's SPAMCHECK (plugins/core/rspamd/index.js: score as toFixed(2), result the action): the queued
+    // message scanned clean (every third round "add header"), the refused one scanned "reject".
+    const score = this.round % 3 === 0 ? 7 + Math.random() * 4 : Math.random() * 3;
+    sender.remotelog(`q${this.round}`, false, 'SPAMCHECK', { score: score.toFixed(2), result: score >= 6 ? 'add header' : 'no action', tests: `MIME_GOOD=-0.1, TINOMAIL_TEST_SCORE=${score.toFixed(2)}` });
     sender.remotelog(`q${this.round}`, false, 'QUEUED', { interface: 'feeder', from: 'sender@demo.test', to: 'r@gmail.com' });
-    if (this.round % 2 === 1) sender.remotelog(`n${this.round}`, false, 'NOQUEUE', { interface: 'feeder', description: 'spam', responseText: '550 Message rejected as spam' });
+    if (this.round % 2 === 1) sender.remotelog(`n${this.round}`, false, 'SPAMCHECK', { score: '18.00', result: 'reject', tests: 'TINOMAIL_TEST_SCORE=18.1, MIME_GOOD=-0.1' });
+    if (this.round % 2 === 1) sender.remotelog(`n${this.round}`, false, 'NOQUEUE', { interface: 'feeder', description: 'spam', responseText: '550 This message was classified as SPAM and may not be delivered' });
     if (this.round % 2 === 0) sender.remotelog(`d${this.round}`, false, 'DROP', { interface: 'feeder', description: 'suppressed' });
     if (this.round % 2 === 1) sender.remotelog(`b${this.round}`, false, 'QUEUE_BOUNCE', { bounceType: 'failure', queued: 'yes', category: 'recipient' });
   }

@@ -9,7 +9,7 @@ export const outbound: DashboardSpec = {
   uid: 'tinomail-outbound',
   title: 'Mail / Outbound (ZoneMTA)',
   description:
-    'Outbound delivery by ZoneMTA: attempts per sending zone, sending IP and destination, deferrals and bounce categories, and the queue in MongoDB. Fed by the zonemta-tinomail plugin, the mongodb exporter and ZoneMTA\'s own /metrics.',
+    'Outbound delivery by ZoneMTA: attempts per sending zone, sending IP and destination, deferrals and bounce categories, the queue in MongoDB, and rspamd\'s verdicts on submitted mail. Fed by the zonemta-tinomail plugin, the mongodb exporter and ZoneMTA\'s own /metrics.',
   variables: [
     ...hostVariables('{__name__=~"zonemta_tinomail_info|zonemta_queue_size|mongodb_zonemta_queue_recipients"}'),
     zoneVariable('zonemta_tinomail_deliveries_total|mongodb_zonemta_queue_recipients'),
@@ -224,6 +224,29 @@ export const outbound: DashboardSpec = {
           description: 'Addresses and domains on the ZoneMTA suppression list; mail to them is dropped.',
           unit: 'short',
           queries: [{ expr: `max(mongodb_zonemta_suppression_list_entries{${H}})`, legend: 'entries' }],
+        }),
+      ],
+    },
+    {
+      title: 'Outbound spam (rspamd)',
+      panels: [
+        timeseries({
+          title: 'Outbound spam verdicts',
+          description:
+            "Messages submitted to ZoneMTA that its core/rspamd plugin had scanned, per minute by rspamd action (no action, greylist, add header, rewrite subject, soft reject, reject). A sudden band of reject or add header is an account sending spam: reject is refused or dropped, the rest goes out. Empty when core/rspamd is not enabled in ZoneMTA.",
+          unit: 'mpm',
+          stacked: true,
+          alerts: ['TinomailOutboundSpamSurge'],
+          queries: [{ expr: `sum by (action) (rate(zonemta_tinomail_spam_checks_total{${H}}[${RI}])) * 60`, legend: '{{action}}' }],
+        }),
+        timeseries({
+          title: 'Outbound spam score (median and 95th percentile)',
+          description: "Rspamd score of the messages ZoneMTA had scanned (SPAMCHECK score). Rspamd's default thresholds: greylist 4, add header 6, reject 15.",
+          unit: 'short',
+          queries: [
+            { expr: `histogram_quantile(0.5, sum by (le) (rate(zonemta_tinomail_spam_score_bucket{${H}}[${RI}])))`, legend: 'p50' },
+            { expr: `histogram_quantile(0.95, sum by (le) (rate(zonemta_tinomail_spam_score_bucket{${H}}[${RI}])))`, legend: 'p95' },
+          ],
         }),
       ],
     },
