@@ -46,6 +46,11 @@ export interface RealSuiteOptions {
   exporterFlags?: Partial<Record<ExporterName, string[]>>;
   /** Load the two tinomail plugins into ZoneMTA and Haraka (default true; the benchmark turns them off) */
   plugins?: boolean;
+  /**
+   * ZoneMTA's bundled core/rspamd scans what its feeder receives with the suite's rspamd (default false: rspamd's
+   * own /stat would then count ZoneMTA's scans next to Haraka's, which mailpath and rspamd tests compare with Haraka)
+   */
+  zonemtaRspamd?: boolean;
 }
 
 export interface RealSuite {
@@ -234,6 +239,20 @@ ${options.wildduckToml ?? ''}
     // Bounce mail would go to the senders' domains through DNS: not on a loopback-only machine.
     'core/email-bounce': false,
   };
+  if (options.zonemtaRspamd) {
+    // The receivers scan each message of the feeder before queueing it; `reject` is refused (NOQUEUE spam).
+    // ZoneMTA's rspamd client reads the legacy answer ({ default: { score, action, ... } }) of /check: /checkv2
+    // answers without `default`, which ZoneMTA logs as score 0, action "unknown", and never rejects.
+    zmPlugins['core/rspamd'] = {
+      enabled: 'receiver',
+      url: `http://${HOST}:${ports.rsNormal}/check`,
+      interfaces: ['feeder'],
+      ignoreOrigins: [],
+      maxSize: 5 * 1024 * 1024,
+      dropSpam: false,
+      rewriteSubject: false,
+    };
+  }
   if (withPlugins) zmPlugins['modules/zonemta-tinomail'] = { enabled: ['main', 'sender', 'receiver'], listen: `${HOST}:${ports.zmPlugin}`, logListen: `${HOST}:${ports.zmLog}` };
   writeFileSync(
     join(zmDir, 'realsuite.json'),

@@ -11,14 +11,14 @@ export async function submit(
   suite: RealSuite,
   to: string | string[],
   subject: string,
-  opts: { from?: string; text?: string; headers?: Record<string, string>; server?: { host: string; port: number }; raw?: Buffer } = {},
+  opts: { from?: string; text?: string; headers?: Record<string, string>; messageId?: string; server?: { host: string; port: number }; raw?: Buffer } = {},
 ): Promise<string> {
   const server = opts.server ?? suite.zonemta.feeder;
   const transport = nodemailer.createTransport({ host: server.host, port: server.port, secure: false, ignoreTLS: true, pool: false });
   const from = opts.from ?? 'sender@sender.realsuite.test';
   try {
     // `raw`: a whole message as it is (a report mail, say), sent with this envelope; `subject` then only names it.
-    const message = opts.raw ? { envelope: { from, to: [to].flat() }, raw: opts.raw } : { from, to, subject, text: opts.text ?? `${subject}\n`, headers: opts.headers };
+    const message = opts.raw ? { envelope: { from, to: [to].flat() }, raw: opts.raw } : { from, to, subject, text: opts.text ?? `${subject}\n`, headers: opts.headers, messageId: opts.messageId };
     const info = await transport.sendMail(message);
     return info.response;
   } finally {
