@@ -105,6 +105,17 @@ export function registerKitMetrics(name: string, registry: Registry): { up: Gaug
   return { up, scrapeDuration };
 }
 
+/** How long stop() waits for a scrape that was running to end after it was aborted. */
+const STOP_GRACE_MS = 5000;
+
+/** Resolves when `work` settles or after `ms`, whichever comes first. */
+async function settledWithin(work: Promise<unknown> | undefined, ms: number): Promise<void> {
+  if (!work) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
 /** Starts an exporter from already parsed flag values (`all` uses this for each exporter). */
 export async function startExporter(def: ExporterDefinition, flags: FlagValues, baseLog: Logger): Promise<RunningExporter> {
   const log = baseLog.child({ exporter: def.name });
@@ -120,6 +131,9 @@ export async function startExporter(def: ExporterDefinition, flags: FlagValues, 
 
   // Concurrent scrapes share one collection: a slow target is asked once, not once per scraper.
   let inFlight: Promise<void> | undefined;
+  // The exporter's own scrape work, which can outlive the collection's deadline; stop() ends it and waits for it.
+  let scrapeWork: Promise<unknown> | undefined;
+  const stopped = new AbortController();
   const collect = (timeoutMs: number): Promise<void> => {
     if (inFlight) return inFlight;
     inFlight = (async () => {
@@ -131,7 +145,11 @@ export async function startExporter(def: ExporterDefinition, flags: FlagValues, 
       }
       const scrape = exporter.scrape.bind(exporter);
       try {
-        const ok = await withDeadline(timeoutMs, (signal) => scrape({ timeoutMs, deadline: Date.now() + timeoutMs, signal }));
+        const ok = await withDeadline(timeoutMs, (signal) => {
+          const work = scrape({ timeoutMs, deadline: Date.now() + timeoutMs, signal: AbortSignal.any([signal, stopped.signal]) });
+          scrapeWork = work.catch(() => undefined);
+          return work;
+        });
         up.set(ok ? 1 : 0);
         onScrape(ok);
       } catch (err) {
@@ -192,6 +210,10 @@ export async function startExporter(def: ExporterDefinition, flags: FlagValues, 
       stopping ??= (async () => {
         started = false;
         await web.stop();
+        // A scrape still running is told to end and waited for (a little): work it began after exporter.stop()
+        // would reopen what stop() closed (the MongoDB driver reconnects a closed client on its next command).
+        stopped.abort();
+        await settledWithin(scrapeWork, STOP_GRACE_MS);
         await exporter.stop?.();
         log.info('stopped');
       })();

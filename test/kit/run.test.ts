@@ -153,6 +153,40 @@ describe('runExporter', () => {
     expect(await page()).toMatch(/<td>down \(last scrape [^)]+\)<\/td>/);
   });
 
+  test('stop() during a scrape aborts it and waits for it to end before the exporter closes its connections', async () => {
+    const events: string[] = [];
+    let started!: () => void;
+    const scrapeStarted = new Promise<void>((resolve) => (started = resolve));
+    const def: ExporterDefinition = {
+      name: 'demo',
+      description: 'A demo exporter whose scrape runs until it is aborted.',
+      defaultPort: 0,
+      flags: [],
+      create: () => ({
+        async scrape(sc: ScrapeContext) {
+          events.push('scrape started');
+          started();
+          await new Promise((resolve) => sc.signal.addEventListener('abort', resolve));
+          events.push('scrape aborted');
+          // A step after the abort, as a collector's next query would be: it must still come before stop().
+          await new Promise((resolve) => setImmediate(resolve));
+          events.push('scrape ended');
+          return false;
+        },
+        async stop() {
+          events.push('exporter stopped');
+        },
+      }),
+    };
+    running = await runExporter(def, ['--web.listen-address=127.0.0.1:0'], { log: silentLogger });
+    // A long scrape timeout: only stop() can end this scrape.
+    const scrape = fetch(`${running.url}/metrics`, { headers: { 'X-Prometheus-Scrape-Timeout-Seconds': '60' } }).catch(() => undefined);
+    await scrapeStarted;
+    await running.stop();
+    expect(events).toEqual(['scrape started', 'scrape aborted', 'scrape ended', 'exporter stopped']);
+    await scrape;
+  });
+
   test('the default listen address is loopback', () => {
     expect(commonFlags(9741).find((f) => f.name === 'web.listen-address')!.default).toBe('127.0.0.1:9741');
   });
