@@ -1,8 +1,7 @@
 /**
  * Runs once before every test file. rspamd's first start on a machine compiles its Hyperscan databases (15 s idle,
- * far more with both cores busy) and caches them (test/realsuite/rspamd.ts); done here, alone, every real-suite
- * test that starts rspamd later gets the cached databases instead of two jest workers compiling them at once
- * within their start-up limits.
+ * far more with both cores busy) and caches them (test/realsuite/rspamd.ts); done here, every real-suite test that
+ * starts rspamd later gets the cached databases, and no test pays the compile within its start-up limit.
  */
 import { existsSync } from 'node:fs';
 import { startRealSuite, suiteInstalled } from './realsuite/harness';
