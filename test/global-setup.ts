@@ -1,5 +1,5 @@
 /**
- * Runs once before every test file. rspamd's first start on a machine compiles its Hyperscan databases (15 s idle,
+ * Runs once, before all test files. rspamd's first start on a machine compiles its Hyperscan databases (15 s idle,
  * far more with both cores busy) and caches them (test/realsuite/rspamd.ts); done here, every real-suite test that
  * starts rspamd later gets the cached databases, and no test pays the compile within its start-up limit.
  */

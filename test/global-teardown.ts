@@ -1,6 +1,7 @@
 /**
- * Runs once after every test file. Tests stop what they start, so jest exits by itself (no forceExit). Should
- * something stay open anyway (on a 2-core machine jest runs every file in its own process, one after another),
+ * Runs once, after all test files. Tests stop what they start, so jest exits by itself (no forceExit). Should
+ * something stay open anyway (on a 2-core machine jest runs every file in band, in its own process, so a handle
+ * any file leaves keeps jest alive),
  * this says what is left and ends the process with the tests' own result, so that CI is not left waiting.
  */
 const GRACE_MS = 30_000;

@@ -6,9 +6,8 @@
  * the reports exporter reads.
  */
 import { ImapFlow } from 'imapflow';
-import { googleDmarc, gzip, mail, tlsrpt, zip } from '../../test/reports/fixtures';
 import { DOMAIN, EXPORTERS, type RealSuite, REPORTS_MAILBOX, startRealSuite } from '../../test/realsuite/harness';
-import { submit } from '../../test/realsuite/mail';
+import { mailReports, submit } from '../../test/realsuite/mail';
 import { TEST_SCORE_HEADER } from '../../test/realsuite/rspamd';
 
 /** Why an alert fires in the demo, so that a newcomer does not take it for a fault of the monitoring. */
@@ -89,18 +88,13 @@ export async function startRealDemo(trafficEveryMs = 3000): Promise<RealDemo> {
  * --reports.own-networks) mostly passing, one failing DKIM, and a spoofer; TLS sessions with a few expired
  * certificates. Receivers send one a day; the demo sends them every 20 rounds so the Reports dashboard fills.
  */
-async function sendReports(suite: RealSuite, to: string, round: number): Promise<void> {
-  const d = suite.domain;
-  const id = `demo-${Date.now()}-${round}`;
+function sendReports(suite: RealSuite, to: string, round: number): Promise<void> {
   const records = [
     { ip: '127.0.0.1', count: 50 },
     { ip: '127.0.0.2', count: 3, dkim: 'fail' },
     { ip: '203.0.113.9', count: 6, dkim: 'fail', spf: 'fail', disposition: 'reject' },
   ];
-  const dmarc = zip(`google.com!${d}!${id}.xml`, googleDmarc({ id, domain: d, records }));
-  await submit(suite, to, 'DMARC report', { from: 'noreply-dmarc-support@google.com', raw: await mail({ to, attachments: [{ filename: `google.com!${d}!${id}.zip`, contentType: 'application/zip', content: dmarc }] }) });
-  const tls = gzip(tlsrpt({ id, policies: [{ domain: d, ok: 120, failed: 4, failures: [{ type: 'certificate-expired', count: 4 }] }] }));
-  await submit(suite, to, 'TLS-RPT report', { from: 'smtp-tls-reporting@google.com', raw: await mail({ from: 'smtp-tls-reporting@google.com', to, tlsrptReport: tls }) });
+  return mailReports(suite, to, { id: `demo-${Date.now()}-${round}`, records, tls: { ok: 120, failed: 4 } });
 }
 
 export function describeRealDemo(demo: RealDemo): string {

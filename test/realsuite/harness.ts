@@ -18,7 +18,7 @@ import { type SuiteAlertmanager, startSuiteAlertmanager, startSuitePrometheus } 
 import { refusingDns, RSPAMD, writeRspamdConfig } from './rspamd';
 
 export type ExporterName = 'wildduck' | 'gelf' | 'mongodb' | 'redis' | 'system' | 'reports';
-/** The exporters the 'exporters' service runs unless told otherwise; 'reports' reads REPORTS_MAILBOX, which only the demo creates. */
+/** The exporters the 'exporters' service runs unless told otherwise; 'reports' reads REPORTS_MAILBOX, which its caller creates. */
 export const EXPORTERS: ExporterName[] = ['wildduck', 'gelf', 'mongodb', 'redis', 'system'];
 const ALL_EXPORTERS: ExporterName[] = [...EXPORTERS, 'reports'];
 /** The WildDuck account the reports exporter reads over IMAP (created with wildduck.createUser by whoever runs it). */
@@ -378,8 +378,9 @@ ${options.wildduckToml ?? ''}
           `--reports.state-file=${join(dir, 'reports-state.json')}`,
         ],
       };
-      writeFileSync(join(dir, 'reports-password'), `${REPORTS_MAILBOX.password}\n`, { mode: 0o600 });
-      for (const name of options.exporters ?? EXPORTERS) {
+      const running = options.exporters ?? EXPORTERS;
+      if (running.includes('reports')) writeFileSync(join(dir, 'reports-password'), `${REPORTS_MAILBOX.password}\n`, { mode: 0o600 });
+      for (const name of running) {
         const port = exporterPorts[name];
         const d = new Daemon(`${name} exporter`, process.execPath, [cli, name, `--web.listen-address=${HOST}:${port}`, '--log.level=warn', ...flags[name], ...(options.exporterFlags?.[name] ?? [])], { cwd: dir, logFile: logFile(`${name}-exporter`) });
         exporterProcesses.set(name, { daemon: d, url: `http://${HOST}:${port}` });

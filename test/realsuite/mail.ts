@@ -1,6 +1,7 @@
 /** Mail in and out of the real suite: submit to ZoneMTA's feeder (nodemailer), read a mailbox over IMAP (imapflow). */
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
+import { googleDmarc, gzip, mail, type Rec, tlsrpt, zip } from '../reports/fixtures';
 import type { RealSuite } from './harness';
 
 /**
@@ -24,6 +25,20 @@ export async function submit(
   } finally {
     transport.close();
   }
+}
+
+/**
+ * Mails one DMARC aggregate report (a zip attachment, as Google sends it) and one TLS-RPT report (multipart/report)
+ * for the suite's domain to `to` through ZoneMTA's feeder, both with the report ID `id`.
+ */
+export async function mailReports(suite: RealSuite, to: string, report: { id: string; records: Rec[]; tls: { ok: number; failed: number } }): Promise<void> {
+  const d = suite.domain;
+  const name = `google.com!${d}!${report.id}`;
+  const dmarc = zip(`${name}.xml`, googleDmarc({ id: report.id, domain: d, records: report.records }));
+  await submit(suite, to, 'DMARC report', { from: 'noreply-dmarc-support@google.com', raw: await mail({ to, attachments: [{ filename: `${name}.zip`, contentType: 'application/zip', content: dmarc }] }) });
+  const { ok, failed } = report.tls;
+  const tls = gzip(tlsrpt({ id: report.id, policies: [{ domain: d, ok, failed, failures: [{ type: 'certificate-expired', count: failed }] }] }));
+  await submit(suite, to, 'TLS-RPT report', { from: 'smtp-tls-reporting@google.com', raw: await mail({ from: 'smtp-tls-reporting@google.com', to, tlsrptReport: tls }) });
 }
 
 /** Subjects of the messages in a mailbox, read over WildDuck's IMAP. */

@@ -10,9 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sample, scrape } from '../helpers/exposition';
 import { selectors } from '../../grafana/src/promql';
-import { googleDmarc, gzip, mail, tlsrpt, zip } from '../reports/fixtures';
 import { REPO, type RealSuite, REPORTS_MAILBOX, startRealSuite, until } from './harness';
-import { mailboxSubjects, submit } from './mail';
+import { mailboxSubjects, mailReports, submit } from './mail';
 
 jest.setTimeout(180_000);
 
@@ -78,11 +77,7 @@ test('every dashboard query evaluates on the live suite, and every panel whose s
   // A DMARC aggregate report (zip) and a TLS-RPT report, through ZoneMTA, Haraka (rspamd) and WildDuck (GridFS) into
   // the report mailbox, and counted by the reports exporter over IMAP: the Reports dashboard on real mail.
   const reports = (await suite.wildduck.createUser(REPORTS_MAILBOX.user, REPORTS_MAILBOX.password)).address;
-  const d = suite.domain;
-  const dmarc = googleDmarc({ id: 'oncall-1', domain: d, records: [{ ip: '127.0.0.1', count: 10 }, { ip: '203.0.113.9', count: 2, dkim: 'fail', spf: 'fail', disposition: 'reject' }] });
-  await submit(suite, reports, 'DMARC report', { from: 'noreply-dmarc-support@google.com', raw: await mail({ to: reports, attachments: [{ filename: `google.com!${d}!1!2.zip`, contentType: 'application/zip', content: zip(`google.com!${d}!1!2.xml`, dmarc) }] }) });
-  const tls = gzip(tlsrpt({ id: 'oncall-1', policies: [{ domain: d, ok: 20, failed: 1, failures: [{ type: 'certificate-expired', count: 1 }] }] }));
-  await submit(suite, reports, 'TLS-RPT report', { from: 'smtp-tls-reporting@google.com', raw: await mail({ from: 'smtp-tls-reporting@google.com', to: reports, tlsrptReport: tls }) });
+  await mailReports(suite, reports, { id: 'oncall-1', records: [{ ip: '127.0.0.1', count: 10 }, { ip: '203.0.113.9', count: 2, dkim: 'fail', spf: 'fail', disposition: 'reject' }], tls: { ok: 20, failed: 1 } });
   await until('both reports counted by the reports exporter', async () => {
     const t = (await scrape(suite.exporters.reports!)).text;
     return sample(t, 'reports_processed_total', { kind: 'dmarc', result: 'counted' }) === 1 && sample(t, 'reports_processed_total', { kind: 'tlsrpt', result: 'counted' }) === 1;
